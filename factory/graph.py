@@ -1,0 +1,171 @@
+"""The stage graph: which stages a recipe has, what each consumes, and the content hash of each.
+
+    prompts ─▶ [teacher bootstrap] ─▶ generate ─▶ verify ─▶ datasets ─▶ student.* ─▶ eval.* ─▶ report
+
+A stage's hash covers its kind, its own resolved config, the hashes of its inputs and the versions
+of the libraries that matter, so changing one recipe field re-runs only that stage and its
+downstream stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from factory import __version__
+from factory.hashing import library_versions, stable_hash
+from factory.recipe import Recipe
+from students.config import MergeJob
+
+
+@dataclass
+class Stage:
+    name: str
+    kind: str
+    config: dict[str, Any]
+    inputs: dict[str, str] = field(default_factory=dict)  # role -> upstream stage name
+    hash: str = ""
+
+    @property
+    def short(self) -> str:
+        return self.hash[:12]
+
+
+def _dump(model) -> dict:
+    return model.model_dump(mode="json")
+
+
+def merge_candidate_name(job: MergeJob, weight: float) -> str:
+    return f"{job.name}-w{round(weight * 100):03d}"
+
+
+def student_stage_names(recipe: Recipe) -> dict[str, list[str]]:
+    """Student job name -> the stage names it produces (merges produce one per sweep weight)."""
+    out = {}
+    for job in recipe.students:
+        if isinstance(job, MergeJob):
+            out[job.name] = [f"student.{merge_candidate_name(job, w)}" for w in job.weights]
+        else:
+            out[job.name] = [f"student.{job.name}"]
+    return out
+
+
+def _init_input(recipe: Recipe, job, stages: list[Stage], produced: dict[str, list[str]]) -> dict[str, str]:
+    ref = job.init
+    if ref.student:
+        # A merge sweep used as init: take its middle candidate (the recipe can name a single weight).
+        names = produced[ref.student]
+        return {"init": names[len(names) // 2]}
+    if ref.teacher:
+        return {"init": "teacher"} if recipe.teacher.bootstrap else {}
+    if ref.tiny is not None:
+        base = Stage(f"base.{job.name}", "tiny", {"tiny": _dump(ref.tiny), "seed": job.seed,
+                                                  "tokenizer_from": recipe.teacher.model},
+                     {"tokenizer": "teacher"} if recipe.teacher.bootstrap else {})
+        stages.append(base)
+        return {"init": base.name}
+    return {}
+
+
+def build_graph(recipe: Recipe) -> list[Stage]:
+    """All stages of a recipe in a valid execution order (inputs before consumers)."""
+    stages: list[Stage] = [Stage("prompts", "prompts", {"prompts": _dump(recipe.prompts), "seed": recipe.seed})]
+    teacher_cfg = _dump(recipe.teacher)
+    if recipe.teacher.bootstrap:
+        stages.append(Stage("teacher", "bootstrap", {"teacher": teacher_cfg}, {"prompts": "prompts"}))
+    gen_inputs = {"prompts": "prompts"} | ({"teacher": "teacher"} if recipe.teacher.bootstrap else {})
+    stages.append(Stage("generate", "generate", {"teacher": teacher_cfg, "generation": _dump(recipe.generation)},
+                        gen_inputs))
+    stages.append(Stage("verify", "verify", {"verification": _dump(recipe.verification)},
+                        {"samples": "generate", "prompts": "prompts"}))
+    stages.append(Stage("datasets", "datasets", {"datasets": _dump(recipe.datasets), "seed": recipe.seed},
+                        {"verified": "verify", "prompts": "prompts"}))
+
+    produced = student_stage_names(recipe)
+    for job in _topological_jobs(recipe):
+        cfg = {"job": _dump(job), "teacher_model": recipe.teacher.model}
+        if isinstance(job, MergeJob):
+            long_, short_ = (produced[m][len(produced[m]) // 2] for m in job.models)
+            for w, name in zip(job.weights, produced[job.name]):
+                stages.append(Stage(name, "merge", cfg | {"weight": w}, {"long": long_, "short": short_}))
+            continue
+        inputs = _init_input(recipe, job, stages, produced)
+        inputs["data"] = "datasets"
+        stages.append(Stage(f"student.{job.name}", job.kind, cfg, inputs))
+
+    eval_cfg = _dump(recipe.eval)
+    eval_cfg.pop("gates")  # gates do not change scores: editing one re-runs only the report
+    evaluated = (["teacher"] if recipe.eval.include_teacher else []) + [
+        s for names in produced.values() for s in names]
+    for model_stage in evaluated:
+        label = model_stage.removeprefix("student.")
+        inputs = {"prompts": "prompts"}
+        if model_stage != "teacher" or recipe.teacher.bootstrap:
+            inputs["model"] = model_stage
+        stages.append(Stage(f"eval.{label}", "eval", {"eval": eval_cfg, "label": label,
+                                                      "teacher_model": recipe.teacher.model}, inputs))
+    lineage = {s.name: {"kind": s.kind, **{k: v for k, v in _dump(s).items() if k in ("data", "init", "models")}}
+               for s in recipe.students}
+    report_inputs = {s.name: s.name for s in stages if s.kind == "eval"} | {"datasets": "datasets", "verified": "verify"}
+    stages.append(Stage("report", "report", {"gates": [_dump(g) for g in recipe.eval.gates], "recipe": recipe.name,
+                                             "lineage": lineage, "produced": produced,
+                                             "teacher": teacher_cfg}, report_inputs))
+    _assign_hashes(stages)
+    return stages
+
+
+def _topological_jobs(recipe: Recipe):
+    by_name = {j.name: j for j in recipe.students}
+    done, order = set(), []
+
+    def visit(job):
+        if job.name in done:
+            return
+        for up in job.upstream_students():
+            visit(by_name[up])
+        done.add(job.name)
+        order.append(job)
+
+    for job in recipe.students:
+        visit(job)
+    return order
+
+
+def _assign_hashes(stages: list[Stage]) -> None:
+    versions = library_versions()
+    by_name = {s.name: s for s in stages}
+    for s in stages:  # already in dependency order
+        s.hash = stable_hash({
+            "kind": s.kind,
+            "config": s.config,
+            "inputs": {role: by_name[up].hash for role, up in sorted(s.inputs.items())},
+            "versions": versions,
+            "factory": __version__,
+        })
+
+
+def artifact_dir(run_root: Path, stage: Stage) -> Path:
+    return run_root / f"{stage.name}-{stage.short}"
+
+
+def downstream(stages: list[Stage], name: str) -> set[str]:
+    out, frontier = {name}, [name]
+    while frontier:
+        cur = frontier.pop()
+        for s in stages:
+            if cur in s.inputs.values() and s.name not in out:
+                out.add(s.name)
+                frontier.append(s.name)
+    return out
+
+
+def upstream(stages: list[Stage], name: str) -> set[str]:
+    by_name = {s.name: s for s in stages}
+    out, frontier = {name}, [name]
+    while frontier:
+        for up in by_name[frontier.pop()].inputs.values():
+            if up not in out:
+                out.add(up)
+                frontier.append(up)
+    return out

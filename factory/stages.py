@@ -1,0 +1,64 @@
+"""The registry of stage kinds: kind -> the one public entry of the package that implements it.
+
+Every entry has the signature `run(ctx: StageContext) -> dict` (the dict is the summary kept in the
+manifest). Imports are lazy so `factory validate` and `plan` never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from factory.progress import console
+
+STAGE_ENTRIES = {
+    "prompts": "factory.data.prompts:run",
+    "bootstrap": "teachers.bootstrap:run",
+    "generate": "teachers.generate:run",
+    "verify": "eval.verify:run",
+    "datasets": "factory.data.build:run",
+    "tiny": "students.tiny:run",
+    "sft": "students.sft:run",
+    "dpo": "students.dpo:run",
+    "merge": "students.merge:run",
+    "grpo": "students.grpo:run",
+    "eval": "eval.evaluate:run",
+    "report": "eval.report:run",
+}
+
+
+@dataclass
+class StageContext:
+    """What a stage sees: its own config, its inputs' artifact folders, and a folder to write into.
+
+    `out` is a work folder kept across crashes for the same hash, so a stage may resume from what it
+    finds there (shards, checkpoints). It becomes the artifact when the stage returns.
+    """
+
+    name: str
+    kind: str
+    config: dict[str, Any]
+    inputs: dict[str, Path]
+    out: Path
+    recipe: Any
+    manifests: dict[str, dict] = field(default_factory=dict)
+
+    def input(self, role: str) -> Path:
+        if role not in self.inputs:
+            raise KeyError(f"stage {self.name} has no input '{role}' (has: {sorted(self.inputs)})")
+        return self.inputs[role]
+
+    def log(self, msg: str) -> None:
+        console.print(f"[dim]{self.name}[/dim] {msg}")
+        with open(self.out / "stage.log", "a", encoding="utf-8") as f:
+            f.write(msg + "\n")
+
+
+def stage_function(kind: str) -> Callable[[StageContext], dict]:
+    target = STAGE_ENTRIES.get(kind)
+    if target is None:
+        raise KeyError(f"unknown stage kind '{kind}' (known: {', '.join(sorted(STAGE_ENTRIES))})")
+    module, fn = target.split(":")
+    return getattr(importlib.import_module(module), fn)

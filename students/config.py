@@ -1,0 +1,117 @@
+"""Recipe section `students`: a list of jobs, one pydantic class per kind.
+
+Adding a job kind is local: a class here with `kind: Literal[...]`, a member of `StudentJob`, and
+an entry in factory.stages.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from factory.schema_base import Strict, check_slug
+from teachers.config import TinyModel
+
+
+class ModelRef(Strict):
+    """Where a job's starting weights come from: exactly one field."""
+
+    student: str | None = Field(None, description="name of another student job")
+    teacher: bool = Field(False, description="start from the teacher")
+    path: str | None = None
+    hub: str | None = None
+    tiny: TinyModel | None = Field(None, description="random-init model with the teacher's tokenizer")
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in ("student", "path", "hub", "tiny") if getattr(self, k) is not None]
+        if self.teacher:
+            given.append("teacher")
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of student, teacher, path, hub, tiny (got {given or 'none'})")
+        return self
+
+
+class JobBase(Strict):
+    name: str
+    init: ModelRef
+    launch: Literal["single", "ddp", "zero2", "zero3", "fsdp"] = "single"
+    num_processes: int = Field(1, gt=0)
+    seed: int = 0
+    learning_rate: float = Field(1e-4, gt=0)
+    batch_size: int = Field(8, gt=0)
+    grad_accum: int = Field(1, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="-1: train for `epochs`")
+    epochs: float = Field(1.0, gt=0)
+    bf16: bool = False
+    liger: bool = False
+
+    @model_validator(mode="after")
+    def _slug(self):
+        check_slug(self.name, "student name")
+        return self
+
+    def upstream_students(self) -> list[str]:
+        return [self.init.student] if self.init.student else []
+
+
+class SFTJob(JobBase):
+    kind: Literal["sft"]
+    data: Literal["sft", "shortest"] = "sft"
+    max_length: int = Field(2048, gt=0)
+    packing: bool = False
+    scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+
+
+class DPOJob(JobBase):
+    kind: Literal["dpo"]
+    data: Literal["pairs"] = "pairs"
+    pair_kinds: list[Literal["kimi", "flash"]] = Field(default_factory=lambda: ["kimi", "flash"], min_length=1)
+    loss: Literal["sigmoid", "simpo"] = "sigmoid"
+    beta: float = Field(0.1, gt=0)
+    simpo_gamma: float = Field(0.5, ge=0)
+    max_length: int = Field(2048, gt=0)
+
+
+class MergeJob(JobBase):
+    """Kimi model merging: average a long-CoT and a short-CoT model, sweeping the weight."""
+
+    kind: Literal["merge"]
+    init: ModelRef | None = None
+    models: list[str] = Field(min_length=2, max_length=2, description="[long student, short student]")
+    method: Literal["linear", "ties", "dare_ties", "slerp"] = "linear"
+    weights: list[float] = Field(default_factory=lambda: [0.5], min_length=1, description="weight of the long model")
+    density: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _weights_range(self):
+        bad = [w for w in self.weights if not 0.0 <= w <= 1.0]
+        if bad:
+            raise ValueError(f"weights must lie in [0, 1] (got {bad})")
+        return self
+
+    def upstream_students(self) -> list[str]:
+        return list(self.models)
+
+
+class Reward(Strict):
+    name: Literal["accuracy", "format", "language", "kimi_length", "target_length", "token_limit"]
+    weight: float = 1.0
+
+
+class GRPOJob(JobBase):
+    kind: Literal["grpo"]
+    data: Literal["rl_pool"] = "rl_pool"
+    rewards: list[Reward] = Field(default_factory=lambda: [Reward(name="accuracy"), Reward(name="format")])
+    num_generations: int = Field(8, gt=1)
+    max_completion_length: int = Field(512, gt=0)
+    temperature: float = Field(1.0, gt=0)
+    length_warmup_steps: int = Field(0, ge=0, description="steps before the length reward turns on (Kimi)")
+    target_length: int | None = Field(None, gt=0, description="L1/LCPO target tokens")
+    token_limit: int | None = Field(None, gt=0, description="ThinkPrune limit")
+    r1_zero: bool = Field(False, description="RL straight from a base model with a minimal prompt")
+
+
+StudentJob = Annotated[Union[SFTJob, DPOJob, MergeJob, GRPOJob], Field(discriminator="kind")]

@@ -1,0 +1,1 @@
+"""Teachers: generation backends (vLLM offline, OpenAI-compatible HTTP, transformers) and sharded, resumable sampling."""

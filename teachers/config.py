@@ -1,0 +1,92 @@
+"""Recipe sections owned by the teacher stage: `teacher` and `generation`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from factory.schema_base import Strict
+
+
+class TinyModel(Strict):
+    """A random-init model built offline (no download) by `students.tiny`. head_dim must be a multiple of 32 for vLLM CPU."""
+
+    architecture: Literal["qwen2", "llama"] = "qwen2"
+    hidden_size: int = Field(128, gt=0)
+    num_layers: int = Field(2, gt=0)
+    num_heads: int = Field(4, gt=0)
+    num_kv_heads: int | None = Field(None, gt=0)
+    intermediate_size: int = Field(256, gt=0)
+    max_position_embeddings: int = Field(2048, gt=0)
+
+    @model_validator(mode="after")
+    def _heads_divide(self):
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be divisible by num_heads {self.num_heads}")
+        kv = self.num_kv_heads or self.num_heads
+        if self.num_heads % kv:
+            raise ValueError(f"num_heads {self.num_heads} must be divisible by num_kv_heads {kv}")
+        return self
+
+
+class BootstrapConfig(Strict):
+    """Make a teacher offline: train a small model on programmatic verbose chains of thought (micro recipe)."""
+
+    tasks: list[str] = Field(default_factory=lambda: ["basic_arithmetic"], min_length=1)
+    task_config: dict = Field(default_factory=dict, description="keyword arguments for reasoning_gym.create_dataset")
+    model: TinyModel = Field(default_factory=TinyModel)
+    train_examples: int = Field(2000, gt=0)
+    steps: int = Field(300, gt=0)
+    batch_size: int = Field(32, gt=0)
+    learning_rate: float = Field(2e-3, gt=0)
+    max_length: int = Field(512, gt=0)
+    min_checks: int = Field(0, ge=0, description="fewest 'wait, let me verify' detours in a trace")
+    max_checks: int = Field(4, ge=0, description="most detours in a trace")
+    error_rate: float = Field(0.15, ge=0, le=1, description="share of traces whose final answer is wrong")
+    seed: int = 1234
+
+    @model_validator(mode="after")
+    def _checks_order(self):
+        if self.min_checks > self.max_checks:
+            raise ValueError(f"min_checks {self.min_checks} must be <= max_checks {self.max_checks}")
+        return self
+
+
+class TeacherConfig(Strict):
+    """The reasoning model that writes the long chains of thought."""
+
+    model: str | None = Field(None, description="local path or Hugging Face Hub id of the teacher")
+    bootstrap: BootstrapConfig | None = Field(None, description="build the teacher offline instead of loading one")
+    convention: str = Field("generic", description="chat template / <think> conventions: see teachers.conventions")
+    backend: Literal["auto", "vllm", "transformers", "openai"] = "auto"
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (backend: openai)")
+    served_model_name: str | None = None
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    tensor_parallel_size: int = Field(1, gt=0)
+    data_parallel_size: int = Field(1, gt=0)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    max_concurrency: int = Field(64, gt=0, description="in-flight requests for the HTTP backend")
+    request_timeout_s: float = Field(600.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.model is None) == (self.bootstrap is None):
+            raise ValueError("give exactly one of teacher.model (a path or Hub id) or teacher.bootstrap")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend 'openai' needs teacher.base_url")
+        return self
+
+
+class GenerationConfig(Strict):
+    """Sampling n long chains of thought per prompt."""
+
+    n: int = Field(8, gt=0, description="samples per prompt")
+    temperature: float = Field(0.6, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(4096, gt=0)
+    shards: int = Field(1, gt=0, description="number of shards the prompts are split into")
+    batch_size: int = Field(16, gt=0, description="prompts per engine call (transformers backend)")
+    seed: int = 0

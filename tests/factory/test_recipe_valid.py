@@ -1,0 +1,23 @@
+"""The minimal recipe validates and every shipped recipe loads and plans offline."""
+
+from pathlib import Path
+
+import pytest
+
+from factory.graph import build_graph
+from factory.recipe import load_recipe
+from tests.conftest import REPO, minimal_recipe
+
+
+def test_minimal_recipe_validates(write_recipe):
+    r = load_recipe(write_recipe(minimal_recipe()))
+    names = [s.name for s in build_graph(r)]
+    assert names[:4] == ["prompts", "generate", "verify", "datasets"]
+    assert "student.long" in names and "eval.long" in names and names[-1] == "report"
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_recipes_validate_and_plan(path: Path):
+    r = load_recipe(path)
+    stages = build_graph(r)
+    assert len({s.hash for s in stages}) == len(stages)
