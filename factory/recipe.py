@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import yaml
-from pydantic import Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from eval.config import EvalConfig, VerificationConfig
 from factory.data.config import DatasetsConfig, PromptsConfig
@@ -72,9 +72,13 @@ class Recipe(Strict):
     def run_root(self) -> Path:
         return Path(self.run_dir).expanduser().resolve() / self.name
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, v: str) -> str:
+        return check_slug(v, "recipe name")
+
     @model_validator(mode="after")
     def _cross_references(self):
-        check_slug(self.name, "recipe name")
         problems = []
         names = [s.name for s in self.students]
         for n in sorted({n for n in names if names.count(n) > 1}):

@@ -52,6 +52,9 @@ class PromptsConfig(Strict):
     eval_sets: list[EvalSet] = Field(default_factory=list)
     dedup: bool = True
     decontaminate_ngram: int = Field(13, gt=0, description="n-gram size for overlap against eval sets")
+    template_ngram_share: float | None = Field(
+        0.5, gt=0, le=1, description="n-grams in more than this share of an eval set's prompts are its template "
+        "(shared instructions), not overlap; null counts every n-gram")
 
     @model_validator(mode="after")
     def _unique_eval_names(self):

@@ -1,0 +1,175 @@
+"""The runner: content-addressed caching, downstream-only re-runs, resume after a kill, lock, corruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from factory import runner
+from factory.manifest import read_manifest
+from factory.recipe import load_recipe
+from tests.conftest import REPO, minimal_recipe
+from tests.factory import fake_stages
+
+
+def _recipe_dict(tmp_path) -> dict:
+    data = minimal_recipe(run_dir=str(tmp_path / "runs"))
+    data["students"].append({"name": "short", "kind": "dpo", "init": {"student": "long"}})
+    return data
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("FAKE_STAGE_LOG", str(log))
+    monkeypatch.setattr(runner, "stage_function", lambda kind: fake_stages.echo)
+    return log
+
+
+def _calls(log) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
+def test_change_one_field_reruns_only_downstream(tmp_path, write_recipe, fake):
+    data = _recipe_dict(tmp_path)
+    recipe = load_recipe(write_recipe(data))
+    planned = runner.run(recipe)
+    all_names = [p.stage.name for p in planned]
+    assert _calls(fake) == all_names
+    before = {p.stage.name: read_manifest(p.dir)["started_at"] for p in planned}
+
+    # Second run: nothing to do.
+    fake.unlink()
+    runner.run(recipe)
+    assert _calls(fake) == []
+
+    # Change the SFT job's learning rate: only it and what consumes it are stale.
+    data["students"][0]["learning_rate"] = 3e-4
+    recipe = load_recipe(write_recipe(data))
+    stale = {p.stage.name for p in runner.plan(recipe) if not p.cached}
+    assert stale == {"student.long", "student.short", "eval.long", "eval.short", "report"}
+    runner.run(recipe)
+    assert sorted(_calls(fake)) == sorted(stale)
+    after = {p.stage.name: read_manifest(p.dir)["started_at"] for p in runner.plan(recipe)}
+    for name in set(all_names) - stale:
+        assert after[name] == before[name], name
+
+
+def test_gate_change_reruns_only_report(tmp_path, write_recipe, fake):
+    data = _recipe_dict(tmp_path)
+    runner.run(load_recipe(write_recipe(data)))
+    data["eval"]["gates"][0]["rules"] = ["heldout.acc >= 0.2"]
+    stale = {p.stage.name for p in runner.plan(load_recipe(write_recipe(data))) if not p.cached}
+    assert stale == {"report"}
+
+
+def test_until_and_force(tmp_path, write_recipe, fake):
+    recipe = load_recipe(write_recipe(_recipe_dict(tmp_path)))
+    runner.run(recipe, until="verify")
+    assert _calls(fake) == ["prompts", "generate", "verify"]
+    fake.unlink()
+    runner.run(recipe, until="verify", force=("generate",))
+    assert _calls(fake) == ["generate"]
+    with pytest.raises(KeyError, match="unknown stage 'nope'"):
+        runner.run(recipe, until="nope")
+
+
+def test_corrupt_artifact_is_detected_and_rebuilt(tmp_path, write_recipe, fake):
+    recipe = load_recipe(write_recipe(_recipe_dict(tmp_path)))
+    planned = runner.run(recipe)
+    verify_dir = next(p.dir for p in planned if p.stage.name == "verify")
+    out = verify_dir / "out.json"
+    text = out.read_text()
+    out.write_text(text.replace('"digest": "', '"digest": "X', 1)[:len(text)])  # same size, different bytes
+    status = {p.stage.name: p.status for p in runner.plan(recipe, full_check=True)}
+    assert status["verify"].startswith("corrupt: checksum mismatch")
+    fake.unlink()
+    runner.run(recipe)
+    assert _calls(fake) == ["verify"]
+    assert runner.plan(recipe, full_check=True)[3].status == "cached"
+
+
+def test_truncated_manifest_is_not_trusted(tmp_path, write_recipe, fake):
+    recipe = load_recipe(write_recipe(_recipe_dict(tmp_path)))
+    planned = runner.run(recipe)
+    m = planned[0].dir / "manifest.json"
+    m.write_text(m.read_text()[:40])
+    assert runner.plan(recipe)[0].status == "corrupt: no readable manifest"
+
+
+def _cli(recipe_path, tmp_path, *args, env=None):
+    return subprocess.Popen([sys.executable, "-m", "tests.factory.fake_stages", *args, str(recipe_path)],
+                            cwd=REPO, env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path_glob, root, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        hits = list(root.glob(path_glob))
+        if hits:
+            return hits[0]
+        time.sleep(0.05)
+    raise AssertionError(f"{path_glob} never appeared under {root}")
+
+
+@pytest.mark.slow
+def test_kill_during_stage_then_resume(tmp_path, write_recipe):
+    path = write_recipe(_recipe_dict(tmp_path))
+    log = tmp_path / "calls.log"
+    env = {"FAKE_STAGE_LOG": str(log), "FAKE_SLOW_STAGE": "verify"}
+    proc = _cli(path, tmp_path, "run", env=env)
+    progress = _wait_for("verify-*.partial/progress.json", tmp_path / "runs" / "t")
+    time.sleep(0.7)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = json.loads(progress.read_text())["steps"]
+    assert 0 < done_before < 10
+    finished = {p.stage.name: read_manifest(p.dir)["started_at"]
+                for p in runner.plan(load_recipe(path)) if p.cached}
+    assert set(finished) == {"prompts", "generate"}
+
+    proc = _cli(path, tmp_path, "run", env=env)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    plan = runner.plan(load_recipe(path))
+    assert all(p.cached for p in plan)
+    for name, started in finished.items():  # finished stages were not recomputed
+        assert read_manifest(next(p.dir for p in plan if p.stage.name == name))["started_at"] == started
+    verify = read_manifest(next(p.dir for p in plan if p.stage.name == "verify"))
+    assert verify["summary"]["resumed_from"] >= done_before  # resumed inside the stage, not from scratch
+
+
+@pytest.mark.slow
+def test_sigint_stops_cleanly_with_resume_hint(tmp_path, write_recipe):
+    path = write_recipe(_recipe_dict(tmp_path))
+    proc = _cli(path, tmp_path, "run", env={"FAKE_SLOW_STAGE": "generate"})
+    _wait_for("generate-*.partial/progress.json", tmp_path / "runs" / "t")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "interrupted" in err and f"factory run {path}" in err and "Traceback" not in err
+    assert list((tmp_path / "runs" / "t").glob("generate-*.partial"))
+
+
+def test_second_run_on_same_folder_exits_with_clear_message(tmp_path, write_recipe):
+    path = write_recipe(_recipe_dict(tmp_path))
+    first = _cli(path, tmp_path, "run", env={"FAKE_SLOW_STAGE": "prompts"})
+    _wait_for("prompts-*.partial/progress.json", tmp_path / "runs" / "t")
+    second = _cli(path, tmp_path, "run")
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 3
+    assert "another factory run (pid" in err and "Traceback" not in err
+    first.kill()
+    first.wait()
+    # The killed holder's lock is released by the kernel: a new run proceeds.
+    third = _cli(path, tmp_path, "run")
+    _, err = third.communicate(timeout=60)
+    assert third.returncode == 0, err
