@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 
-class WriteError(RuntimeError):
+class WriteError(OSError):
     """A write failed (disk full, permission denied); the message names the path."""
 
 
@@ -36,7 +36,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise WriteError(f"cannot write {path}: {e.strerror or e}") from e
+        raise WriteError(e.errno, e.strerror or str(e), str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -45,7 +45,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise WriteError(f"cannot write {path}: {e.strerror or e}") from e
+        raise WriteError(e.errno, e.strerror or str(e), str(path)) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -94,5 +94,5 @@ def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
     try:
         os.replace(tmp_dir, final_dir)
     except OSError as e:
-        raise WriteError(f"cannot publish {final_dir}: {e.strerror or e}") from e
+        raise WriteError(e.errno, e.strerror or str(e), str(final_dir)) from e
     _fsync_dir(final_dir.parent)

@@ -32,6 +32,11 @@ def _fail(lines: list[str], code: int) -> None:
     raise typer.Exit(code)
 
 
+def _os_error_line(e: OSError) -> str:
+    where = e.filename or "the run folder"
+    return f"cannot write {where}: {e.strerror or e}; nothing half-written was kept"
+
+
 def _load(path: Path) -> Recipe:
     try:
         return load_recipe(path)
@@ -85,6 +90,8 @@ def run(recipe: Path = RecipeArg,
         _fail([str(e)], 3)
     except runner.StageFailed as e:
         _fail([str(e), f"details: {r.run_root}/<stage>.partial/stage.log; fix and re-run to resume"], 1)
+    except OSError as e:  # disk full, permission denied, read-only file system: name the path
+        _fail([_os_error_line(e)], 1)
     except KeyboardInterrupt:
         _fail([f"interrupted: completed stages are kept; run `factory run {recipe}` again to resume"], 130)
     report = next(iter(sorted(r.run_root.glob("report-*/report.md"))), None)

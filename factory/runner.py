@@ -115,7 +115,7 @@ def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage]
     fn = stage_function(s.kind)
     try:
         summary = fn(ctx) or {}
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OSError):
         raise
     except Exception as e:
         raise StageFailed(f"stage {s.name} failed: {type(e).__name__}: {e}") from e

@@ -173,3 +173,47 @@ def test_second_run_on_same_folder_exits_with_clear_message(tmp_path, write_reci
     third = _cli(path, tmp_path, "run")
     _, err = third.communicate(timeout=60)
     assert third.returncode == 0, err
+
+
+def test_read_only_run_folder_gives_one_line_naming_the_path(tmp_path, write_recipe):
+    if os.geteuid() == 0:
+        runs = tmp_path / "runs"
+        runs.mkdir()
+        # root ignores permission bits: use a path under a regular file instead (ENOTDIR), same code path
+        (runs / "t").write_text("not a folder")
+    else:
+        runs = tmp_path / "runs"
+        runs.mkdir(mode=0o500)
+    proc = _cli(write_recipe(_recipe_dict(tmp_path)), tmp_path, "run")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("cannot write ") and str(runs / "t") in lines[0], err
+
+
+def test_disk_full_leaves_nothing_half_written(tmp_path):
+    from factory.atomic import WriteError, write_bytes
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this machine")
+    target = tmp_path / "artifact.bin"
+    target.write_bytes(b"old complete content")
+    # Simulate ENOSPC on the data write: the temp file is removed and the old file is intact.
+    real_fdopen = os.fdopen
+
+    def full_fdopen(fd, *a, **k):
+        os.dup2(os.open("/dev/full", os.O_WRONLY), fd)
+        return real_fdopen(fd, *a, **k)
+
+    import factory.atomic as atomic
+
+    orig = atomic.os.fdopen
+    atomic.os.fdopen = full_fdopen
+    try:
+        with pytest.raises(WriteError) as err:
+            write_bytes(target, b"x" * 100_000)
+    finally:
+        atomic.os.fdopen = orig
+    assert err.value.filename == str(target) and "No space left" in err.value.strerror
+    assert target.read_bytes() == b"old complete content"
+    assert [p.name for p in tmp_path.iterdir()] == ["artifact.bin"]

@@ -1,0 +1,66 @@
+"""The RL prompt pool: pass rate per prompt from the teacher's n samples, a difficulty window, an order.
+
+pass_rate = correct / judged samples (unjudged samples, verdict None, count in neither). A prompt is kept
+when `min_pass_rate < pass_rate < max_pass_rate` - both bounds exclusive, also at the defaults 0.0 / 1.0:
+a prompt every sample solves, or none does, gives GRPO's group-normalized advantage (DeepSeek-R1,
+sec. 2.2.1) nothing but zeros, so it only costs generation time. Dropped: `unjudged` (no judged sample),
+`too_easy` (rate >= max), `too_hard` (rate <= min).
+
+Order (Kimi Team 2025, "Kimi k1.5", sec. 2.3.4, sampling strategies):
+- `curriculum`: easy -> hard (pass rate high to low), Kimi's curriculum sampling;
+- `failure_priority`: hard -> easy (failure rate 1 - pass_rate high to low), a static form of Kimi's
+  prioritized sampling, which draws a problem with probability proportional to its failure rate;
+- `none`: shard order.
+Ties break by prompt_id so the order is reproducible. Columns: `prompt` (conversational [user msg]),
+`gold`, `task`, `pass_rate`, `prompt_id`, `metadata` (JSON string, for reasoning-gym scoring in rewards).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+
+from datasets import Features, Value
+
+from factory.data.config import RLPoolConfig
+from factory.data.rejection import MESSAGES
+from factory.data.samples import PromptGroup, user_message
+
+RULE = "RL pool: prompts with min_pass_rate < teacher pass rate < max_pass_rate, ordered by difficulty"
+CITATION = "Kimi Team (2025), Kimi k1.5, sec. 2.3.4 (curriculum and prioritized sampling); DeepSeek-R1 sec. 2.2.1"
+FEATURES = Features({"prompt": MESSAGES, "gold": Value("string"), "task": Value("string"),
+                     "pass_rate": Value("float64"), "prompt_id": Value("string"), "metadata": Value("string")})
+DROP_KEYS = ("unjudged", "too_easy", "too_hard")
+
+
+def pass_rate(group: PromptGroup) -> float | None:
+    judged = group.judged
+    return len(group.correct) / judged if judged else None
+
+
+def row_for_prompt(group: PromptGroup, cfg: RLPoolConfig, drops: Counter) -> dict | None:
+    rate = pass_rate(group)
+    reason = ("unjudged" if rate is None else "too_easy" if rate >= cfg.max_pass_rate
+              else "too_hard" if rate <= cfg.min_pass_rate else None)
+    if reason:
+        drops[reason] += 1
+        return None
+    prompt = group.prompt
+    return {"prompt": [user_message(group.text)], "gold": str(prompt.get("gold", "")), "task": prompt.get("task", ""),
+            "pass_rate": rate, "prompt_id": group.prompt_id,
+            "metadata": json.dumps(prompt.get("metadata") or {}, ensure_ascii=False, sort_keys=True)}
+
+
+def ordered(rows: list[dict], order: str) -> list[dict]:
+    if order == "curriculum":
+        return sorted(rows, key=lambda r: (-r["pass_rate"], r["prompt_id"]))
+    if order == "failure_priority":
+        return sorted(rows, key=lambda r: (r["pass_rate"], r["prompt_id"]))
+    return rows
+
+
+def build(groups: Iterable[PromptGroup], cfg: RLPoolConfig, drops: Counter) -> Iterator[dict]:
+    """One row per kept prompt; the pool (one small row per prompt) is held to be ordered."""
+    rows = [r for g in groups if (r := row_for_prompt(g, cfg, drops)) is not None]
+    yield from ordered(rows, cfg.order)
