@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from eval.config import EvalConfig, VerificationConfig
 from factory.data.config import DatasetsConfig, PromptsConfig
+from factory.hardware import HardwareConfig
 from factory.schema_base import Strict, check_slug
 from students.config import StudentJob
 from teachers.config import GenerationConfig, TeacherConfig
@@ -57,6 +58,8 @@ class Recipe(Strict):
     students: list[StudentJob] = Field(default_factory=list)
     eval: EvalConfig
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
+    hardware: HardwareConfig | None = Field(
+        None, description="target machines, read only by `factory plan --estimate` (factory/hardware.py)")
     _source: Path | None = PrivateAttr(None)
 
     @property

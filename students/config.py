@@ -46,6 +46,10 @@ class JobBase(Strict):
     epochs: float = Field(1.0, gt=0)
     bf16: bool = False
     liger: bool = False
+    save_steps: int = Field(100, gt=0, description="checkpoint every N optimizer steps (resume after a kill)")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping (transformers' default 1.0; "
+                                 "open-r1 distill: 0.2)")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass (long traces)")
 
     @model_validator(mode="after")
     def _slug(self):
@@ -63,6 +67,14 @@ class SFTJob(JobBase):
     packing: bool = False
     scheduler: str = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    min_lr_ratio: float | None = Field(
+        None, ge=0, lt=1, description="floor of the cosine schedule as a share of the peak lr "
+        "(scheduler cosine_with_min_lr; open-r1 distill: 0.1); null = decay to 0")
+    rope_theta: float | None = Field(
+        None, gt=0, description="override the base model's RoPE theta before training, to fit traces longer than "
+        "its native context (Qwen2.5-Math-1.5B/7B: 4k native; open-r1 raises theta to 300k for 32k traces)")
+    max_position_embeddings: int | None = Field(
+        None, gt=0, description="override the base model's context length together with rope_theta")
 
 
 class DPOJob(JobBase):

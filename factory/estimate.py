@@ -1,0 +1,394 @@
+"""Resource estimate per stage: GPU-hours and wall time on the recipe's `hardware` (`factory plan --estimate`).
+
+    factory plan recipes/r1-distill-qwen-7b.yaml --estimate
+
+Formulas (every constant below says where it comes from; no GPU was available here to calibrate them, so
+measure on your cluster and put the figures in the recipe's `hardware:` section, which overrides them):
+- generation: prompts × n × expected completion tokens ÷ teacher output tokens/s per GPU;
+  through an OpenAI-compatible API: tokens ÷ (per-request tokens/s × teacher.max_concurrency), 0 GPU-hours;
+- training: 6 · parameters · trained tokens ÷ (peak bf16 FLOP/s × MFU) (DPO adds 2 · N per token for the
+  reference model's forward; GRPO adds its rollouts at the sampling rate);
+- eval: models × tasks × prompts × k × expected completion tokens ÷ student sampling tokens/s per GPU.
+Expected completion tokens = max_tokens × mean_completion_fraction. Stages run one after another, so the
+total wall time is a sum (eval stages could overlap; the total is an upper bound).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from factory.graph import build_graph, student_stage_names
+from factory.hardware import HardwareConfig
+from factory.recipe import Recipe
+from students.config import DPOJob, GRPOJob, MergeJob, SFTJob
+from teachers.config import TinyModel
+
+DEFAULT_MFU = 0.35  # dense-transformer SFT with ZeRO-3 + Liger + gradient checkpointing. It counts 6N useful
+# FLOPs per token: recomputation (checkpointing) is inside the lost 0.65, attention FLOPs (~10 % at 8k tokens
+# for a 7B) are not counted.
+DEFAULT_COMPLETION_FRACTION = 0.25  # R1 traces on competition math: several thousand of 32k tokens (~8k)
+DEFAULT_PASS_RATE = 0.6  # share of teacher samples verified correct (the micro teacher is built for 40–90 %)
+SHORTEST_LENGTH_RATIO = 0.5  # Kimi k1.5 on MATH-500: shortest-RS 644 vs long model 1,320 mean tokens
+TINY_VOCAB = 512  # students.tiny builds a 512-token BPE vocabulary
+MAX_PROMPT_TOKENS = 256  # competition math prompts are ~100–300 tokens; micro arithmetic prompts ~30–40
+VERIFY_S_PER_SAMPLE = {"math": 0.01, "code": 2.0, "procedural": 0.002}  # math-verify ~2 ms/pair (DESIGN.md);
+# code: a sandboxed process per stdin test, a few tests per problem (assumed); procedural: an exact scorer.
+
+# Parameters in billions (model cards); `hardware.model_params` adds or overrides entries.
+KNOWN_PARAMS = {
+    "deepseek-ai/deepseek-r1": 671.0,  # MoE, 37B active per token
+    "deepseek-reasoner": 671.0,
+    "qwen/qwq-32b": 32.8,
+    "deepseek-ai/deepseek-r1-distill-qwen-32b": 32.8,
+    "deepseek-ai/deepseek-r1-distill-llama-70b": 70.6,
+    "qwen/qwen2.5-math-1.5b": 1.54,
+    "qwen/qwen2.5-math-7b": 7.62,
+    "qwen/qwen2.5-14b": 14.8,
+    "qwen/qwen2.5-32b": 32.8,
+    "meta-llama/llama-3.1-8b": 8.03,
+    "meta-llama/llama-3.3-70b-instruct": 70.6,
+    "huggingfacetb/smollm2-135m-instruct": 0.135,
+}
+
+# Teacher/student output tokens/s per H100 SXM with vLLM, long-CoT sampling (8–32k-token contexts), by size
+# (upper bound in billions of parameters). Public third-party vLLM figures for short requests: Llama-3.1-8B
+# ~12.5k tok/s on one H100; R1-Distill-Qwen-7B / 14B / 32B 3.4k / 3.0k / 0.58k tok/s on one A100; Llama-3.1-70B
+# FP8 ~460 tok/s on one H100 at batch 64 (compiled at morphllm.com/vllm-benchmarks). Long traces fill the KV
+# cache and shrink the batch, so we take roughly a third of the short-request peaks. Beyond 100B: DeepSeek-R1
+# (671B MoE, 37B active) with vLLM on one 8×H200 / 16×H100 node, ~250 tok/s per GPU (assumed; DeepSeek's
+# own expert-parallel serving reports far more). Other GPUs scale by hardware.GPUS[*].decode_factor.
+GEN_TOKENS_PER_S_H100 = [(2.0, 8000.0), (9.0, 3000.0), (16.0, 1800.0), (35.0, 900.0), (75.0, 400.0),
+                         (math.inf, 250.0)]
+# On the 2-core CPU: vLLM CPU, SmolLM2-135M, n = 8: ~300–320 tokens/s (DESIGN.md compute budget table). Tiny
+# models are per-step-overhead bound, not much faster: a 5.2M Qwen2 with HF generate at batch 64 gave 60 tokens/s
+# here under a load average of ~10 on 2 cores (≈ 5× oversubscribed), i.e. ~300 tokens/s on an idle machine.
+CPU_SAMPLE_TOKENS_PER_S = 300.0
+
+TASK_PROMPTS = {"aime24_r1": 30, "aime24": 30, "aime25": 30, "math500_r1": 500, "math500": 500,
+                "gpqa_diamond_r1": 198, "humaneval_r1": 164, "mbpp_r1": 500}
+KNOWN_ROWS = {"open-r1/openr1-math-220k": 93733, "ai-mo/numinamath-1.5": 896215, "baai/taco": 25443,
+              "huggingfaceh4/math-500": 500, "huggingfaceh4/aime_2024": 30}
+UNKNOWN_TASK_PROMPTS = 500
+
+
+class EstimateError(ValueError):
+    """The estimate cannot be made as configured; the message says which field to set."""
+
+
+@dataclass
+class StageEstimate:
+    stage: str
+    kind: str
+    gpus: int  # accelerators the stage occupies (0: CPU-side or a remote API)
+    gpu_hours: float
+    wall_hours: float
+    tokens: float  # tokens sampled or trained on
+    note: str = ""
+
+
+# ------------------------------------------------------------------ model sizes
+def tiny_params(spec: TinyModel, vocab: int = TINY_VOCAB) -> float:
+    """Parameters of a students.tiny model (tied embeddings), in billions."""
+    h, kv = spec.hidden_size, spec.num_kv_heads or spec.num_heads
+    attn = 2 * h * h + 2 * h * (h // spec.num_heads) * kv
+    return (spec.num_layers * (attn + 3 * h * spec.intermediate_size) + vocab * h) / 1e9
+
+
+def fmt_params(params_b: float) -> str:
+    return f"{params_b:.3g}B" if params_b >= 1 else f"{params_b * 1e3:.3g}M"
+
+
+def _config_params(config: dict) -> float:
+    h, layers = config["hidden_size"], config["num_hidden_layers"]
+    inter = config.get("intermediate_size", 4 * h)
+    emb = config.get("vocab_size", 32000) * h * (1 if config.get("tie_word_embeddings", True) else 2)
+    return (layers * (4 * h * h + 3 * h * inter) + emb) / 1e9
+
+
+def model_params(model_id: str, hw: HardwareConfig, recipe: Recipe | None = None) -> float:
+    """Parameters (billions) of a Hub id or local folder: hardware.model_params, the known table, a local
+    config.json, or a size in the name ("Qwen2.5-7B" -> 7). Raises EstimateError when none applies."""
+    overrides = {k.lower(): v for k, v in hw.model_params.items()}
+    key = model_id.lower().rstrip("/")
+    if key in overrides:
+        return overrides[key]
+    if key in KNOWN_PARAMS:
+        return KNOWN_PARAMS[key]
+    local = recipe.resolve_path(model_id) if recipe else Path(model_id)
+    if (local / "config.json").is_file():
+        return _config_params(json.loads((local / "config.json").read_text()))
+    m = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)([bm])(?![a-z])", key.split("/")[-1])
+    if m:
+        return float(m.group(1)) * (1.0 if m.group(2) == "b" else 1e-3)
+    raise EstimateError(f"cannot tell the size of model '{model_id}': add it to hardware.model_params "
+                        f"(billions, e.g. {{{model_id}: 7.0}}) or to factory.estimate.KNOWN_PARAMS")
+
+
+def _teacher_params(recipe: Recipe, hw: HardwareConfig) -> float:
+    t = recipe.teacher
+    return tiny_params(t.bootstrap.model) if t.bootstrap else model_params(t.model, hw, recipe)
+
+
+def _job_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
+    if isinstance(job, MergeJob):
+        return _job_params(recipe, _job(recipe, job.models[0]), hw)
+    ref = job.init
+    if ref.tiny is not None:
+        return tiny_params(ref.tiny)
+    if ref.student:
+        return _job_params(recipe, _job(recipe, ref.student), hw)
+    if ref.teacher:
+        return _teacher_params(recipe, hw)
+    return model_params(ref.hub or ref.path, hw, recipe)
+
+
+def _job(recipe: Recipe, name: str):
+    return next(j for j in recipe.students if j.name == name)
+
+
+def _stage_to_job(recipe: Recipe) -> dict[str, str]:
+    """Stage name (student.long, student.merge-w050) -> student job name."""
+    return {stage: job for job, stages in student_stage_names(recipe).items() for stage in stages}
+
+
+# ------------------------------------------------------------------ rates
+def sample_tokens_per_s(params_b: float, hw: HardwareConfig, measured: float | None = None) -> float:
+    """Output tokens/s per GPU (or per CPU machine) when sampling a model of `params_b` billion parameters."""
+    if measured:
+        return measured
+    if hw.gpu == "cpu":
+        return CPU_SAMPLE_TOKENS_PER_S * min(1.0, 0.135 / max(params_b, 1e-9))
+    rate = next(r for limit, r in GEN_TOKENS_PER_S_H100 if params_b <= limit)
+    return rate * hw.spec.decode_factor
+
+
+def train_gpu_hours(params_b: float, tokens: float, hw: HardwareConfig, flops_per_param_token: float = 6.0) -> float:
+    if hw.train_tokens_per_s:
+        return tokens * flops_per_param_token / 6.0 / hw.train_tokens_per_s / 3600
+    mfu = hw.mfu or (1.0 if hw.gpu == "cpu" else DEFAULT_MFU)
+    return flops_per_param_token * params_b * 1e9 * tokens / (hw.spec.peak_flops * mfu) / 3600
+
+
+def _fraction(hw: HardwareConfig) -> float:
+    return hw.mean_completion_fraction or DEFAULT_COMPLETION_FRACTION
+
+
+# ------------------------------------------------------------------ counts
+def _rows(src) -> int:
+    if src.size:
+        return src.size
+    if src.kind == "hub" and src.hub_id.lower() in KNOWN_ROWS:
+        return KNOWN_ROWS[src.hub_id.lower()]
+    raise EstimateError(f"prompts source '{src.name}': set `size` so the estimate knows how many prompts it gives")
+
+
+def train_prompts(recipe: Recipe) -> int:
+    return sum(_rows(s) for s in recipe.prompts.sources)
+
+
+def _task_prompts(recipe: Recipe, task: str) -> tuple[int, str]:
+    sets = {e.name: e for e in recipe.prompts.eval_sets}
+    if task in sets:
+        n, note = _rows(sets[task]), ""
+    elif task in TASK_PROMPTS:
+        n, note = TASK_PROMPTS[task], ""
+    else:
+        n, note = UNKNOWN_TASK_PROMPTS, f"{task}: {UNKNOWN_TASK_PROMPTS} prompts assumed"
+    return (min(n, recipe.eval.limit) if recipe.eval.limit else n), note
+
+
+def _completion_tokens(recipe: Recipe, hw: HardwareConfig) -> float:
+    return recipe.generation.max_tokens * _fraction(hw)
+
+
+def _prompt_tokens(completion: float) -> float:
+    return min(MAX_PROMPT_TOKENS, completion / 2)
+
+
+# ------------------------------------------------------------------ stages
+def _generate(recipe: Recipe, hw: HardwareConfig) -> StageEstimate:
+    t = recipe.teacher
+    tokens = train_prompts(recipe) * recipe.generation.n * _completion_tokens(recipe, hw)
+    if t.backend == "openai":
+        wall = tokens / (hw.api_tokens_per_s_per_request * t.max_concurrency) / 3600
+        return StageEstimate("generate", "generate", 0, 0.0, wall, tokens,
+                             f"remote API: {hw.api_tokens_per_s_per_request:g} tok/s × {t.max_concurrency} requests")
+    params = _teacher_params(recipe, hw)
+    rate = sample_tokens_per_s(params, hw, hw.generation_tokens_per_s)
+    gpu_h = tokens / rate / 3600
+    gpus = hw.total_gpus
+    note = f"teacher {fmt_params(params)} at {rate:,.0f} tok/s per {'machine' if hw.gpu == 'cpu' else 'GPU'}"
+    if t.tensor_parallel_size * t.data_parallel_size > gpus:
+        note += f"; tp×dp = {t.tensor_parallel_size * t.data_parallel_size} exceeds the {gpus} GPUs of `hardware`"
+    return StageEstimate("generate", "generate", gpus, gpu_h, gpu_h / gpus, tokens, note)
+
+
+def _verify(recipe: Recipe, hw: HardwareConfig) -> StageEstimate:
+    seconds = 0.0
+    for src in recipe.prompts.sources:
+        task = "procedural" if src.kind == "reasoning_gym" else (src.task or "math").split(":")[0]
+        seconds += _rows(src) * recipe.generation.n * VERIFY_S_PER_SAMPLE.get(task, 0.01)
+    wall = seconds / recipe.verification.workers / 3600
+    return StageEstimate("verify", "verify", 0, 0.0, wall, 0.0, f"CPU, {recipe.verification.workers} workers")
+
+
+def _bootstrap(recipe: Recipe, hw: HardwareConfig) -> StageEstimate:
+    b = recipe.teacher.bootstrap
+    tokens = b.steps * b.batch_size * b.max_length * _fraction(hw)
+    params = tiny_params(b.model)
+    gpu_h = train_gpu_hours(params, tokens, hw)
+    gpus = 1
+    return StageEstimate("teacher", "bootstrap", gpus, gpu_h, gpu_h, tokens, f"{fmt_params(params)}-parameter teacher")
+
+
+def _train_tokens(recipe: Recipe, job, hw: HardwareConfig) -> tuple[float, float, str]:
+    """(trained tokens, FLOPs per parameter-token, note) for an SFT / DPO job."""
+    prompts, n = train_prompts(recipe), recipe.generation.n
+    p = hw.pass_rate or DEFAULT_PASS_RATE
+    completion = _completion_tokens(recipe, hw)
+    prompt = _prompt_tokens(completion)
+    global_batch = job.batch_size * job.grad_accum * job.num_processes
+    if isinstance(job, SFTJob):
+        if job.data == "shortest":
+            examples, completion = prompts * (1 - (1 - p) ** n), completion * SHORTEST_LENGTH_RATIO
+        else:
+            examples = prompts * min(n * p, recipe.datasets.sft.max_per_prompt)
+        per_example, flops, what = min(prompt + completion, job.max_length), 6.0, "examples"
+    else:  # DPO / SimPO: chosen + rejected sequences per pair
+        examples = prompts * min(recipe.datasets.pairs.max_pairs_per_prompt, n - 1)
+        per_example = 2 * min(prompt + completion, job.max_length)
+        flops = 6.0 if job.loss == "simpo" else 8.0  # sigmoid DPO runs the reference model forward (2N)
+        what = "pairs"
+    seen = job.max_steps * global_batch if job.max_steps > 0 else examples * job.epochs
+    return seen * per_example, flops, f"{examples:,.0f} {what} × {per_example:,.0f} tok"
+
+
+def _memory_note(params_b: float, job, hw: HardwareConfig) -> str:
+    """Weights + grads + AdamW states (16 bytes/param in mixed precision) per GPU; activations not counted."""
+    if hw.gpu == "cpu":
+        return ""
+    gpus = job.num_processes
+    per_gpu = {"zero3": 16 / gpus, "fsdp": 16 / gpus, "zero2": 2 + 14 / gpus}.get(job.launch, 16) * params_b
+    if per_gpu > 0.85 * hw.spec.memory_gb:
+        need = math.ceil(16 * params_b / (0.85 * hw.spec.memory_gb))
+        return f"; does NOT fit: {per_gpu:,.0f} GB/GPU of states (ZeRO-3 needs ≥ {need} GPUs)"
+    return ""
+
+
+def _student(recipe: Recipe, stage, job, hw: HardwareConfig) -> StageEstimate:
+    params = _job_params(recipe, job, hw)
+    if isinstance(job, MergeJob):  # mergekit on CPU: read two models, write one, bf16 at ~1 GB/s
+        wall = 3 * 2 * params * 1e9 / 1e9 / 3600
+        return StageEstimate(stage.name, stage.kind, 0, 0.0, wall, 0.0, f"CPU merge of two {fmt_params(params)} models")
+    gpus = 1 if hw.gpu == "cpu" else job.num_processes
+    if isinstance(job, GRPOJob):
+        completion = job.max_completion_length * _fraction(hw)
+        pool = train_prompts(recipe) * (recipe.datasets.rl_pool.max_pass_rate - recipe.datasets.rl_pool.min_pass_rate)
+        completions = (job.max_steps * job.batch_size * job.grad_accum * job.num_processes if job.max_steps > 0
+                       else pool * job.num_generations * job.epochs)
+        tokens = completions * (completion + _prompt_tokens(completion))
+        rollout_h = completions * completion / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
+        gpu_h = train_gpu_hours(params, tokens, hw) + rollout_h
+        note = f"{completions:,.0f} rollouts of ~{completion:,.0f} tok (rollouts {rollout_h:,.1f} GPU-h)"
+    else:
+        tokens, flops, note = _train_tokens(recipe, job, hw)
+        gpu_h = train_gpu_hours(params, tokens, hw, flops)
+    note = f"{fmt_params(params)}, {note}" + _memory_note(params, job, hw)
+    if hw.gpu != "cpu" and gpus > hw.total_gpus:
+        note += f"; launches {gpus} processes but `hardware` has {hw.total_gpus} GPUs"
+    return StageEstimate(stage.name, stage.kind, gpus, gpu_h, gpu_h / gpus, tokens, note)
+
+
+def _eval(recipe: Recipe, stage, hw: HardwareConfig) -> StageEstimate:
+    label = stage.config["label"]
+    per_task = [_task_prompts(recipe, t) for t in recipe.eval.tasks]
+    completion = recipe.eval.max_gen_toks * _fraction(hw)
+    tokens = sum(n for n, _ in per_task) * recipe.eval.k * completion
+    notes = [n for _, n in per_task if n]
+    if label == "teacher":
+        if recipe.teacher.backend == "openai":
+            t = recipe.teacher
+            wall = tokens / (hw.api_tokens_per_s_per_request * t.max_concurrency) / 3600
+            return StageEstimate(stage.name, "eval", 0, 0.0, wall, tokens, "; ".join(["remote API"] + notes))
+        params = _teacher_params(recipe, hw)
+    else:
+        params = _job_params(recipe, _job(recipe, _stage_to_job(recipe)[f"student.{label}"]), hw)
+    gpu_h = tokens / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
+    gpus = 1 if hw.gpu == "cpu" else hw.total_gpus
+    note = "; ".join([f"{fmt_params(params)}, {len(per_task)} tasks × k={recipe.eval.k}"] + notes)
+    return StageEstimate(stage.name, "eval", gpus, gpu_h, gpu_h / gpus, tokens, note)
+
+
+def default_hardware(recipe: Recipe) -> HardwareConfig:
+    """The recipe's `hardware`, else the 2-core CPU for a bootstrapped (micro) teacher, else one 8×H100 node."""
+    if recipe.hardware is not None:
+        return recipe.hardware
+    return HardwareConfig(gpu="cpu", gpus_per_node=1) if recipe.teacher.bootstrap else HardwareConfig()
+
+
+def estimate(recipe: Recipe) -> list[StageEstimate]:
+    """One StageEstimate per stage of the plan, in plan order. Raises EstimateError for an unknown size."""
+    hw = default_hardware(recipe)
+    jobs = {j.name: j for j in recipe.students}
+    stage_jobs = _stage_to_job(recipe)
+    out = []
+    for stage in build_graph(recipe):
+        if stage.kind == "generate":
+            out.append(_generate(recipe, hw))
+        elif stage.kind == "verify":
+            out.append(_verify(recipe, hw))
+        elif stage.kind == "bootstrap":
+            out.append(_bootstrap(recipe, hw))
+        elif stage.name in stage_jobs:
+            out.append(_student(recipe, stage, jobs[stage_jobs[stage.name]], hw))
+        elif stage.kind == "eval":
+            out.append(_eval(recipe, stage, hw))
+        else:  # prompts, datasets, base.*, report: CPU bookkeeping
+            out.append(StageEstimate(stage.name, stage.kind, 0, 0.0, 0.0, 0.0, "negligible"))
+    return out
+
+
+def format_hours(hours: float) -> str:
+    if hours <= 0:
+        return "-"
+    if hours < 1 / 60:
+        return f"{hours * 3600:.0f} s"
+    if hours < 1:
+        return f"{hours * 60:.0f} min"
+    return f"{hours:,.1f} h" if hours < 48 else f"{hours / 24:,.1f} d"
+
+
+def print_estimate(recipe: Recipe) -> None:
+    """Print the estimate as a table (what `factory plan --estimate` shows)."""
+    from rich.table import Table
+
+    from factory.progress import console
+
+    hw = default_hardware(recipe)
+    try:
+        rows = estimate(recipe)
+    except EstimateError as e:  # a recipe problem: one line, exit 2 like `factory validate`
+        console.print(f"[red]estimate:[/red] {e}")
+        raise SystemExit(2) from None
+    where = "2-core CPU (measured rates)" if hw.gpu == "cpu" else f"{hw.nodes} × {hw.gpus_per_node} {hw.gpu.upper()}"
+    assumed = "" if recipe.hardware else " (no `hardware:`; assumed)"
+    table = Table(title=f"estimate: {recipe.name} on {where}{assumed}")
+    unit = "machine" if hw.gpu == "cpu" else "GPU"
+    for col in ("stage", f"{unit}s", "tokens", f"{unit}-hours", "wall", "basis"):
+        table.add_column(col, justify="left" if col in ("stage", "basis") else "right", no_wrap=col != "basis")
+    for r in rows:
+        table.add_row(r.stage, str(r.gpus or "-"), f"{r.tokens / 1e6:,.1f}M" if r.tokens else "-",
+                      f"{r.gpu_hours:,.1f}" if r.gpu_hours >= 0.05 else ("<0.1" if r.gpu_hours else "-"),
+                      format_hours(r.wall_hours), r.note)
+    total_gpu, total_wall = sum(r.gpu_hours for r in rows), sum(r.wall_hours for r in rows)
+    table.add_row("[bold]total[/bold]", "", "", f"[bold]{total_gpu:,.1f}[/bold]",
+                  f"[bold]{format_hours(total_wall)}[/bold]", "stages in sequence (upper bound)")
+    console.print(table)
+    mfu = hw.mfu or (1.0 if hw.gpu == "cpu" else DEFAULT_MFU)
+    console.print(f"assumptions: MFU {mfu}, mean completion {_fraction(hw):g} × max tokens, pass rate "
+                  f"{hw.pass_rate or DEFAULT_PASS_RATE}; constants and their sources in factory/estimate.py; "
+                  "measured rates go in the recipe's `hardware:` section")
