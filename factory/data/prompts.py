@@ -36,7 +36,9 @@ def run(ctx) -> dict:
     for counts in per_source.values():
         dropped.update({k: v for k, v in counts.items() if k not in ("loaded", "kept")})
     summary = {"train": len(train), "eval": {n: len(r) for n, r in eval_rows.items()},
-               "sources": per_source, "dropped": dict(sorted(dropped.items()))}
+               "sources": per_source, "dropped": dict(sorted(dropped.items())), "warnings": seed_overlaps(cfg)}
+    for warning in summary["warnings"]:
+        ctx.log(f"warning: {warning}")
     ctx.log(f"{len(train)} train prompts, eval {summary['eval']}, dropped {summary['dropped']}")
     return summary
 
@@ -75,3 +77,18 @@ def _drop_reason(row: dict, dedup_on: bool, dedup: Deduplicator, ids: set, decon
         return "duplicate"
     hit = decon.check(text)
     return f"contaminated_{hit}" if hit else None
+
+
+def seed_overlaps(cfg: PromptsConfig) -> list[str]:
+    """reasoning-gym seeds item i with `seed + i`, so a train source and an eval set of the same dataset whose
+    ranges [seed, seed + size) overlap share those items: decontamination then drops them all. Say so."""
+    warnings = []
+    for src in (s for s in cfg.sources if s.kind == "reasoning_gym"):
+        for ev in (e for e in cfg.eval_sets if e.kind == "reasoning_gym"):
+            same = (src.dataset or src.name) == (ev.dataset or ev.name) and src.config == ev.config
+            shared = min(src.seed + src.size, ev.seed + ev.size) - max(src.seed, ev.seed)
+            if same and shared > 0:
+                warnings.append(f"source '{src.name}' (seed {src.seed}, size {src.size}) and eval set '{ev.name}' "
+                                f"(seed {ev.seed}, size {ev.size}) draw {shared} identical items (reasoning-gym "
+                                f"seeds item i with seed + i); move the eval seed past {src.seed + src.size}")
+    return warnings

@@ -18,6 +18,7 @@ Ties break by prompt_id so the order is reproducible. Columns: `prompt` (convers
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -49,7 +50,12 @@ def row_for_prompt(group: PromptGroup, cfg: RLPoolConfig, drops: Counter) -> dic
     prompt = group.prompt
     return {"prompt": [user_message(group.text)], "gold": str(prompt.get("gold", "")), "task": prompt.get("task", ""),
             "pass_rate": rate, "prompt_id": group.prompt_id,
-            "metadata": json.dumps(prompt.get("metadata") or {}, ensure_ascii=False, sort_keys=True)}
+            "metadata": _metadata_json(prompt.get("metadata"))}
+
+
+def _metadata_json(metadata) -> str:
+    """Metadata as a JSON string (it may arrive already serialized from a compact prompt table)."""
+    return metadata if isinstance(metadata, str) else json.dumps(metadata or {}, ensure_ascii=False, sort_keys=True)
 
 
 def ordered(rows: list[dict], order: str) -> list[dict]:
@@ -58,6 +64,15 @@ def ordered(rows: list[dict], order: str) -> list[dict]:
     if order == "failure_priority":
         return sorted(rows, key=lambda r: (r["pass_rate"], r["prompt_id"]))
     return rows
+
+
+def sort_dataset(ds, order: str):
+    """The same order as `ordered`, done by Arrow on a `datasets.Dataset` (for pools too big for Python lists)."""
+    if order == "none":
+        return ds
+    with warnings.catch_warnings():  # pyarrow 25 deprecation inside datasets' sort, not ours to fix
+        warnings.simplefilter("ignore", FutureWarning)
+        return ds.sort(["pass_rate", "prompt_id"], reverse=[order == "curriculum", False])
 
 
 def build(groups: Iterable[PromptGroup], cfg: RLPoolConfig, drops: Counter) -> Iterator[dict]:

@@ -16,6 +16,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 
@@ -31,15 +32,15 @@ class PromptGroup:
     samples: list[dict]
     prompt: dict
 
-    @property
+    @cached_property
     def correct(self) -> list[dict]:
         return [s for s in self.samples if is_correct(s)]
 
-    @property
+    @cached_property
     def incorrect(self) -> list[dict]:
         return [s for s in self.samples if is_incorrect(s)]
 
-    @property
+    @cached_property
     def judged(self) -> int:
         return sum(1 for s in self.samples if _verdict(s) is not None)
 

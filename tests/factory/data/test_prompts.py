@@ -123,3 +123,15 @@ def test_missing_file_names_path(tmp_path, make_ctx):
     config = {"prompts": {"sources": [{"kind": "parquet", "name": "aime", "path": "nope.parquet"}]}, "seed": 0}
     with pytest.raises(SourceError, match=r"'aime'.*nope.parquet does not exist"):
         run(make_ctx("prompts", config))
+
+
+def test_overlapping_reasoning_gym_seeds_are_reported(make_ctx):
+    task_cfg = {"min_terms": 2, "max_terms": 2, "min_digits": 2, "max_digits": 2, "operators": ["+"]}
+    config = {"prompts": {
+        "sources": [{"kind": "reasoning_gym", "name": "add", "dataset": "basic_arithmetic", "size": 30, "seed": 10,
+                     "config": task_cfg}],
+        "eval_sets": [{"kind": "reasoning_gym", "name": "heldout", "dataset": "basic_arithmetic", "size": 10,
+                       "seed": 30, "config": task_cfg}]}, "seed": 0}
+    summary = run(make_ctx("prompts", config))
+    assert summary["sources"]["add"]["contaminated_exact"] == 10  # items 20..29 of the source are the eval set
+    assert len(summary["warnings"]) == 1 and "10 identical items" in summary["warnings"][0]
