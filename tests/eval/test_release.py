@@ -1,0 +1,89 @@
+"""`factory push`: refusals, the dry-run release folder, and a real upload to a local Hub stand-in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.release import ReleaseRefused, push_students
+from tests.eval.helpers import published_run
+from tests.eval.hub_server import LocalHub
+
+TOKEN = "hf_testtokenvalue0123456789abcdefghijklmn"
+
+
+def test_push_refuses_failing_and_unknown_students(tmp_path, tiny_model_dir):
+    recipe = published_run(tmp_path, tiny_model_dir)
+    with pytest.raises(ReleaseRefused, match=r"student 'short' failed its gate: heldout.acc = 0.1 fails >= 0.3"):
+        list(push_students(recipe, student="short", dry_run=True))
+    with pytest.raises(ReleaseRefused, match="student 'ghost' was never evaluated"):
+        list(push_students(recipe, student="ghost", dry_run=True))
+    assert not (recipe.run_root / "release" / "short").exists()
+
+
+def test_push_refuses_without_a_report(tmp_path, tiny_model_dir):
+    recipe = published_run(tmp_path, tiny_model_dir)
+    next(recipe.run_root.glob("report-*/manifest.json")).unlink()
+    with pytest.raises(ReleaseRefused, match="no complete report"):
+        list(push_students(recipe, dry_run=True))
+
+
+def test_dry_run_writes_the_release_folder(tmp_path, tiny_model_dir):
+    recipe = published_run(tmp_path, tiny_model_dir)
+    lines = list(push_students(recipe, dry_run=True))
+    folder = recipe.run_root / "release" / "long"
+    assert lines[0].startswith(f"dry run: would upload {folder} to me/t-long")
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["README.md", "chat_template.jinja", "config.json", "generation_config.json",
+                     "model.safetensors", "pareto.png", "tokenizer.json", "tokenizer_config.json"]
+    assert [ln.split()[0] for ln in lines[1:]] == files
+    gen = json.loads((folder / "generation_config.json").read_text())
+    assert gen["temperature"] == 0.6 and gen["top_p"] == 0.95 and gen["do_sample"] is True
+    card = (folder / "README.md").read_text()
+    assert "| heldout | 50.0 [45.0, 55.0] | 50 | 0% | 200 | 4 |" in card
+    assert "heldout.acc = 0.5 meets >= 0.3" in card and "Shortest correct teacher samples." in card
+    assert "Intended use and limits" in card and "teacher some-org/teacher" in card
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(folder).chat_template  # loads, with its chat template
+
+
+def test_missing_token_names_the_variable(tmp_path, tiny_model_dir, monkeypatch):
+    recipe = published_run(tmp_path, tiny_model_dir, release={"token_env": "MY_HUB_TOKEN"})
+    monkeypatch.delenv("MY_HUB_TOKEN", raising=False)
+    with pytest.raises(ReleaseRefused, match="environment variable MY_HUB_TOKEN is not set"):
+        list(push_students(recipe))
+
+
+def test_push_to_local_hub_retries_and_repush_is_noop(tmp_path, tiny_model_dir, monkeypatch, capfd, caplog):
+    caplog.set_level("WARNING", logger="eval.release")
+    import huggingface_hub.constants as hub_constants
+
+    import functools
+
+    import huggingface_hub._commit_api as commit_api
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+    # huggingface_hub retries a failed request itself (5 times, 1-8 s apart); keep that to one quick retry here
+    monkeypatch.setattr(commit_api, "http_backoff",
+                        functools.partial(commit_api.http_backoff, max_retries=1, base_wait_time=0.01))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with LocalHub(TOKEN) as hub:
+        recipe = published_run(tmp_path, tiny_model_dir, release={"endpoint": hub.url, "private": True})
+        hub.state.drop_commits = 2  # connection lost twice: huggingface_hub gives up, release.py retries the upload
+        first = list(push_students(recipe, backoff_s=0.01))
+        repo = hub.state.repos["me/t-long"]
+        assert first[0].startswith("pushed me/t-long@main (private)")
+        assert sum("/commit/main" in c for c in hub.state.calls) == 3 and len(repo["commits"]) == 1
+        assert "upload_folder failed (RemoteProtocolError); retry 1 of 3" in caplog.text
+        assert repo["private"] and "model.safetensors" in repo["files"] and "README.md" in repo["files"]
+        local = (recipe.run_root / "release" / "long" / "model.safetensors").read_bytes()
+        assert repo["files"]["model.safetensors"] == local
+        again = list(push_students(recipe, backoff_s=0.01))
+        assert again[0].startswith("unchanged me/t-long@main") and len(repo["commits"]) == 1
+    out, err = capfd.readouterr()
+    logs = out + err + caplog.text + "\n".join(first + again)
+    assert TOKEN not in logs
+    leaked = [p for p in tmp_path.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+    assert leaked == []
