@@ -1,0 +1,217 @@
+"""The one mechanism every student job shares: where the start weights come from, how model and
+tokenizer are loaded, the trainer arguments, checkpoint resume, and how the final artifact is saved.
+
+A job module (sft, dpo, grpo) only builds its own TRL config and trainer; loading, the
+`ctx.out/model/` + `train_log.json` contract, checkpoint clean-up and the summary live here so the
+jobs cannot drift apart (STYLE.md "avoid" 1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from factory.atomic import write_json
+
+CHECKPOINTS = "checkpoints"
+
+
+# ---------------------------------------------------------------- where the weights come from
+def resolve_init(ctx, job) -> str:
+    """The path (or Hub id) of a job's starting model.
+
+    Order: the `init` input folder (another stage), then `init.path` / `init.hub`, then the teacher
+    (`ctx.config["teacher_model"]`) when `init.teacher` is set and the teacher is not a bootstrap stage.
+    """
+    if "init" in ctx.inputs:
+        return str(model_dir(ctx.inputs["init"]))
+    ref = job.init
+    if ref is not None and ref.path:
+        return ref.path
+    if ref is not None and ref.hub:
+        return ref.hub
+    if ref is not None and ref.teacher and ctx.config.get("teacher_model"):
+        return ctx.config["teacher_model"]
+    raise ValueError(f"student '{job.name}': no init input and no init.path/init.hub/teacher model to load")
+
+
+def model_dir(artifact: Path) -> Path:
+    """`<artifact>/model` when it exists (stage artifacts), else the folder itself (a plain HF folder)."""
+    artifact = Path(artifact)
+    sub = artifact / "model"
+    if sub.is_dir():
+        return sub
+    if not (artifact / "config.json").exists():
+        raise FileNotFoundError(f"{artifact}: no model/ folder and no config.json")
+    return artifact
+
+
+# ---------------------------------------------------------------- loading
+def load_tokenizer(path: str):
+    """AutoTokenizer (as TRL and lm-eval load it) with a ChatML template that supports assistant masks.
+
+    The template must wrap assistant turns in `{% generation %}` for TRL's `assistant_only_loss`; a
+    template without it is replaced by students.tiny.CHAT_TEMPLATE (ChatML, keeps `<think>` text
+    verbatim, `<|im_end|>` inside the trained span).
+    """
+    from transformers import AutoTokenizer
+
+    from students.tiny import CHAT_TEMPLATE
+
+    quiet()
+
+    tok = AutoTokenizer.from_pretrained(path)
+    if "{% generation %}" not in (tok.chat_template or ""):
+        tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def load_model(path: str, job, tokenizer):
+    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != eos enforced."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch.bfloat16 if use_bf16(job) else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    ensure_distinct_pad(tokenizer, model)
+    return model
+
+
+def ensure_distinct_pad(tokenizer, model) -> None:
+    """Pad must differ from EOS, else the collator masks EOS out of the loss and the student never
+    stops (open-r1 #492). Adds a `<|pad|>` token when needed."""
+    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+        tokenizer.add_special_tokens({"pad_token": "<|pad|>"})
+        if model is not None:
+            model.resize_token_embeddings(len(tokenizer))
+    if model is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+        model.config.eos_token_id = tokenizer.eos_token_id
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
+
+
+def has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def distributed() -> bool:
+    """True inside `accelerate launch` / torchrun with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def use_bf16(job) -> bool:
+    return bool(job.bf16) and has_cuda()
+
+
+def load_split(ctx, name: str):
+    """One dataset of the `data` input (`sft`, `shortest`, `pairs`, `rl_pool`), with a clear error."""
+    from datasets import load_from_disk
+
+    folder = Path(ctx.input("data")) / name
+    if not folder.exists():
+        raise FileNotFoundError(f"dataset '{name}' not found at {folder}")
+    ds = load_from_disk(str(folder))
+    if len(ds) == 0:
+        raise ValueError(f"dataset '{name}' at {folder} is empty")
+    return ds
+
+
+# ---------------------------------------------------------------- trainer arguments
+def common_args(job, out: Path, save_steps: int | None = None) -> dict[str, Any]:
+    """Keyword arguments shared by SFTConfig / DPOConfig / CPOConfig / GRPOConfig."""
+    cuda = has_cuda()
+    return dict(
+        output_dir=str(Path(out) / CHECKPOINTS),
+        learning_rate=job.learning_rate,
+        per_device_train_batch_size=job.batch_size,
+        gradient_accumulation_steps=job.grad_accum,
+        max_steps=job.max_steps,
+        num_train_epochs=job.epochs,
+        seed=job.seed,
+        bf16=use_bf16(job),
+        use_cpu=not cuda,
+        use_liger_kernel=bool(job.liger) and cuda,
+        dataloader_num_workers=0,
+        report_to=[],
+        disable_tqdm=True,
+        logging_steps=1,
+        log_level="error",
+        save_strategy="steps",
+        save_steps=save_steps or job.save_steps,
+        save_total_limit=1,
+        include_num_input_tokens_seen="non_padding",
+        ddp_backend="gloo" if distributed() and not cuda else None,
+    )
+
+
+def latest_checkpoint(out: Path) -> str | None:
+    """The newest `checkpoint-N` folder under `out/checkpoints`, or None (fresh start)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(out) / CHECKPOINTS
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def quiet() -> None:
+    """No progress bars from transformers / datasets (logs go to train_log.json and the manifest)."""
+    import datasets
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+
+
+def train(trainer, out: Path, ctx=None) -> tuple[Any, float]:
+    """Run `trainer.train`, resuming from the latest checkpoint in `out` if a previous run was killed.
+
+    The per-step log dicts go to `trainer.state.log_history` (saved as train_log.json), not stdout."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    resume = latest_checkpoint(out)
+    if resume and ctx is not None:
+        ctx.log(f"resuming from {resume}")
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    return result, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------- the artifact
+def save_final(trainer, tokenizer, out: Path, extra_log: dict | None = None) -> None:
+    """Write `out/model/` (safetensors + tokenizer + chat template + generation_config with eos) and
+    `out/train_log.json`, then delete the checkpoints so the artifact holds only the final model."""
+    out = Path(out)
+    trainer.save_model(str(out / "model"))
+    if not trainer.is_world_process_zero():
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+    write_json(out / "train_log.json", {"log_history": trainer.state.log_history, **(extra_log or {})})
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+
+
+def summary(trainer, result, wall_s: float, metric: str = "loss") -> dict:
+    """Steps, trained tokens, tokens/s, the last logged value of `metric`, and wall time."""
+    history = trainer.state.log_history
+    last = next((h[metric] for h in reversed(history) if metric in h), None)
+    first = next((h[metric] for h in history if metric in h), None)
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    return {
+        "steps": int(trainer.state.global_step),
+        "train_tokens": tokens,
+        "tokens_per_s": round(tokens / wall_s, 1) if wall_s > 0 else None,
+        f"first_{metric}": first,
+        f"final_{metric}": last,
+        "wall_s": round(wall_s, 2),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+    }

@@ -1,0 +1,93 @@
+"""Stage `merge`: Kimi k1.5 long2short model merging with mergekit, one candidate per sweep weight.
+
+Kimi k1.5 (2025, sec. 2.4): average the weights of the long-CoT and the short-CoT model; the recipe
+sweeps the weight and the gate picks the Pareto point (TIES worked at 7B in follow-up work but failed
+at 1.5B and 32B, so always sweep). `ctx.config["weight"]` is the weight of the LONG model:
+- linear: w·long + (1−w)·short (mergekit `linear`, normalized).
+- slerp: spherical interpolation from short (t = 0) to long (t = 1), t = w.
+- ties / dare_ties (Yadav et al. 2023; Yu et al. 2024): task vectors relative to a base model, kept at
+  `job.density`, weighted w and 1−w. The base is the long model's own init (its ancestry, read from the
+  long artifact's manifest: the `init` stage folder, else `init.path` / `init.hub` / the teacher model);
+  when none is known the job fails with a one-line error rather than guessing.
+
+Merging runs in process through mergekit's Python API (`MergeConfiguration` + `run_merge`, CPU).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from factory.atomic import write_text
+from students import common
+from students.config import MergeJob
+
+
+def long_ancestor(long_artifact: Path, manifest: dict | None) -> str | None:
+    """The model the long student was trained from, from its manifest (None when unknown)."""
+    from factory.manifest import read_manifest
+
+    manifest = manifest or read_manifest(long_artifact) or {}
+    init = (manifest.get("inputs") or {}).get("init")
+    if init and init.get("dir"):
+        folder = Path(long_artifact).parent / init["dir"]
+        if folder.exists():
+            return str(common.model_dir(folder))
+    config = manifest.get("config") or {}
+    ref = (config.get("job") or {}).get("init") or {}
+    if ref.get("path") or ref.get("hub"):
+        return ref.get("path") or ref.get("hub")
+    if ref.get("teacher") and config.get("teacher_model"):
+        return config["teacher_model"]
+    return None
+
+
+def merge_config(job: MergeJob, weight: float, long_model: str, short_model: str, base: str | None) -> dict:
+    """The mergekit configuration dict for one sweep weight."""
+    if job.method == "slerp":
+        return {"merge_method": "slerp", "base_model": short_model, "dtype": "float32",
+                "models": [{"model": short_model}, {"model": long_model}], "parameters": {"t": weight}}
+    models = [{"model": long_model, "parameters": {"weight": weight}},
+              {"model": short_model, "parameters": {"weight": 1.0 - weight}}]
+    cfg = {"merge_method": job.method, "dtype": "float32", "models": models}
+    if job.method == "linear":
+        return cfg | {"parameters": {"normalize": True}}
+    if base is None:
+        raise ValueError(f"merge '{job.name}': method {job.method} needs a base model, and the long student's "
+                         "init could not be found in its manifest")
+    for m in models:
+        m["parameters"]["density"] = job.density
+    return cfg | {"base_model": base, "parameters": {"normalize": True}}
+
+
+def finish_model_folder(out_model: Path, long_model: str) -> None:
+    """Tokenizer, chat template and generation_config (with eos) from the long model."""
+    from transformers import GenerationConfig
+
+    tokenizer = common.load_tokenizer(long_model)
+    tokenizer.save_pretrained(out_model)
+    gen = GenerationConfig.from_pretrained(long_model)
+    gen.eos_token_id, gen.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    gen.save_pretrained(out_model)
+
+
+def run(ctx) -> dict:
+    import yaml
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import MergeOptions, run_merge
+
+    job = MergeJob.model_validate(ctx.config["job"])
+    weight = float(ctx.config["weight"])
+    long_model = str(common.model_dir(ctx.input("long")))
+    short_model = str(common.model_dir(ctx.input("short")))
+    base = None
+    if job.method in ("ties", "dare_ties"):
+        base = long_ancestor(ctx.input("long"), ctx.manifests.get("long"))
+    cfg = merge_config(job, weight, long_model, short_model, base)
+    write_text(ctx.out / "merge_config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    t0 = time.perf_counter()
+    run_merge(MergeConfiguration.model_validate(cfg), str(ctx.out / "model"),
+              options=MergeOptions(device="cpu", copy_tokenizer=True, lazy_unpickle=False))
+    finish_model_folder(ctx.out / "model", long_model)
+    return {"method": job.method, "weight_long": weight, "base_model": base,
+            "wall_s": round(time.perf_counter() - t0, 2)}

@@ -1,0 +1,34 @@
+"""DPO / SimPO jobs: the chosen-minus-rejected reward margin rises; pair-kind filtering; empty set error."""
+
+from __future__ import annotations
+
+import pytest
+
+from students import dpo
+
+
+def _job(**kw) -> dict:
+    return {"name": "dpo", "kind": "dpo", "init": {"student": "long"}, "max_steps": 8, "batch_size": 4,
+            "learning_rate": 2e-3, "beta": 0.5, "max_length": 128} | kw
+
+
+@pytest.mark.parametrize("loss", ["sigmoid", "simpo"])
+def test_reward_margin_rises(make_ctx, init_dir, data_dir, loss):
+    ctx = make_ctx(_job(loss=loss), {"init": init_dir, "data": data_dir})
+    summary = dpo.run(ctx)
+    assert summary["pairs"] == 8 and summary["steps"] == 8
+    assert summary["final_margin"] > summary["first_margin"] + 0.1, summary
+    assert (ctx.out / "model" / "model.safetensors").exists() and (ctx.out / "train_log.json").exists()
+
+
+def test_pair_kinds_filter_and_empty_set_error(data_dir):
+    from datasets import load_from_disk
+
+    from students.config import DPOJob
+
+    pairs = load_from_disk(str(data_dir / "pairs"))
+    kept = dpo.select_pairs(pairs, DPOJob.model_validate(_job(pair_kinds=["kimi"])))
+    assert len(kept) == 4 and kept.column_names == ["prompt", "chosen", "rejected"]
+    only_flash = pairs.filter(lambda k: k == "flash", input_columns="pair_kind")
+    with pytest.raises(ValueError, match="dataset 'pairs' has no pairs of kind \\['kimi'\\]"):
+        dpo.select_pairs(only_flash, DPOJob.model_validate(_job(pair_kinds=["kimi"])))
