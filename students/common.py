@@ -75,9 +75,26 @@ def load_model(path: str, job, tokenizer):
     from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if use_bf16(job) else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, config=stretched_config(path, job))
     ensure_distinct_pad(tokenizer, model)
     return model
+
+
+def stretched_config(path: str, job):
+    """The base model's config, with the context stretched when the job asks (open-r1 raises RoPE theta
+    so 32k-token traces fit Qwen2.5-Math's 4k native window). Only SFT jobs carry these fields."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(path)
+    theta = getattr(job, "rope_theta", None)
+    if theta:
+        if isinstance(getattr(config, "rope_parameters", None), dict):  # transformers 5
+            config.rope_parameters = {**config.rope_parameters, "rope_theta": theta}
+        else:
+            config.rope_theta = theta
+    if getattr(job, "max_position_embeddings", None):
+        config.max_position_embeddings = job.max_position_embeddings
+    return config
 
 
 def ensure_distinct_pad(tokenizer, model) -> None:
@@ -133,6 +150,8 @@ def common_args(job, out: Path, save_steps: int | None = None) -> dict[str, Any]
         gradient_accumulation_steps=job.grad_accum,
         max_steps=job.max_steps,
         num_train_epochs=job.epochs,
+        max_grad_norm=job.max_grad_norm,
+        gradient_checkpointing=job.gradient_checkpointing,
         seed=job.seed,
         bf16=use_bf16(job),
         use_cpu=not cuda,

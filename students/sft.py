@@ -34,6 +34,8 @@ def sft_config(job: SFTJob, out, **overrides):
         warmup_steps=job.warmup_ratio,  # transformers 5: a float < 1 is a ratio of the total steps
         dataset_num_proc=None,
     )
+    if job.min_lr_ratio is not None:  # cosine decaying to a floor (open-r1: min-lr ratio 0.1)
+        kwargs |= dict(lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": job.min_lr_ratio})
     return SFTConfig(**(kwargs | overrides))
 
 
