@@ -148,6 +148,40 @@ def push(recipe: Path = RecipeArg,
         _fail([str(e)], 1)
 
 
+@app.command()
+def generate(recipe: Path = RecipeArg,
+             worker_index: int = typer.Option(0, "--worker-index", help="this worker's index, 0..N-1"),
+             num_workers: int = typer.Option(1, "--num-workers", help="N: how many workers split the shards")):
+    """Scale-out teacher generation: run only shards with shard_idx % N == I (see teachers/generate.py)."""
+    from factory import runner
+    from factory.stages import StageContext
+    from factory.manifest import read_manifest
+    from teachers.generate import generate_shards
+
+    r = _load(recipe)
+    planned = {p.stage.name: p for p in runner.plan(r)}
+    gen = planned.get("generate")
+    if gen is None:
+        _fail([f"{recipe}: recipe has no generate stage"], 2)
+    not_ready = [up for up in gen.stage.inputs.values() if not planned[up].cached]
+    if not_ready:
+        _fail([f"{recipe}: run the upstream stages first: factory run {recipe} --until {not_ready[-1]}"], 2)
+    if gen.cached:
+        console.print(f"[green]cached[/green]  generate  [dim]{gen.dir.name}[/dim]")
+        return
+    work = gen.dir.with_name(gen.dir.name + ".partial")
+    work.mkdir(parents=True, exist_ok=True)
+    inputs = {role: planned[up].dir for role, up in gen.stage.inputs.items()}
+    ctx = StageContext("generate", "generate", gen.stage.config, inputs, work, r,
+                       {role: read_manifest(d) or {} for role, d in inputs.items()})
+    try:
+        summary = generate_shards(ctx, worker_index, num_workers)
+    except (ValueError, FileNotFoundError) as e:
+        _fail([str(e)], 2)
+    console.print(f"[green]done[/green]    worker {worker_index}/{num_workers}: {summary['shards']} shards, "
+                  f"{summary['samples']} samples in {work}")
+
+
 def main() -> None:
     try:
         app()

@@ -45,6 +45,16 @@ class BootstrapConfig(Strict):
     max_checks: int = Field(4, ge=0, description="most detours in a trace")
     error_rate: float = Field(0.15, ge=0, le=1, description="share of traces whose final answer is wrong")
     seed: int = 1234
+    caught_slip_rate: float = Field(0.2, ge=0, le=1,
+                                    description="share of traces with a slip a later check catches (longer, still right)")
+    vocab_size: int = Field(512, gt=0, description="BPE vocabulary of the teacher's split-digit tokenizer")
+    lr_scheduler: str = Field("cosine", description="transformers lr_scheduler_type")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="share of steps spent warming up the learning rate")
+    checkpoint_every: int = Field(100, gt=0, description="steps between resumable checkpoints in the work folder")
+    exclude_train_prompts: bool = Field(True, description="also keep the recipe's train prompts out of the teacher's data")
+    probe_prompts: int = Field(64, ge=0, description="held-out prompts sampled after training for the summary")
+    probe_samples: int = Field(2, gt=0, description="samples per probe prompt")
+    probe_temperature: float = Field(1.0, ge=0, description="sampling temperature of the probe")
 
     @model_validator(mode="after")
     def _checks_order(self):
@@ -70,6 +80,10 @@ class TeacherConfig(Strict):
     max_concurrency: int = Field(64, gt=0, description="in-flight requests for the HTTP backend")
     request_timeout_s: float = Field(600.0, gt=0)
     max_retries: int = Field(6, ge=0)
+    retry_base_s: float = Field(0.5, gt=0, description="HTTP backoff: delay ~ U(0, retry_base_s * 2^attempt)")
+    omp_threads: int = Field(0, ge=0, description="OMP_NUM_THREADS for the vLLM worker (0 = inherit); CPU: <= cores")
+    cpu_kv_cache_gb: float = Field(0, ge=0, description="VLLM_CPU_KVCACHE_SPACE in GiB for vLLM on CPU (0 = default)")
+    max_model_len: int | None = Field(None, gt=0, description="vLLM context length (default: the model's)")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -89,4 +103,5 @@ class GenerationConfig(Strict):
     max_tokens: int = Field(4096, gt=0)
     shards: int = Field(1, gt=0, description="number of shards the prompts are split into")
     batch_size: int = Field(16, gt=0, description="prompts per engine call (transformers backend)")
+    engine_batch: int = Field(256, gt=0, description="prompts per vLLM / HTTP call; a crash loses at most one call")
     seed: int = 0
