@@ -50,6 +50,8 @@ class Recipe(Strict):
     name: str
     seed: int = 0
     run_dir: str = Field("runs", description="artifacts live under <run_dir>/<name>/ (relative to the working directory)")
+    torch_threads: int | None = Field(
+        None, gt=0, description="CPU threads for torch in every stage; tiny models on 2 cores run fastest with 1")
     teacher: TeacherConfig
     prompts: PromptsConfig
     generation: GenerationConfig = Field(default_factory=GenerationConfig)

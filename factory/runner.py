@@ -111,6 +111,7 @@ def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage]
     ctx = StageContext(s.name, s.kind, s.config, inputs, work, recipe,
                        {role: read_manifest(d) or {} for role, d in inputs.items()})
     console.print(f"[bold cyan]run[/bold cyan]     {s.name}  [dim]{p.dir.name}[/dim]")
+    _set_threads(recipe.torch_threads)
     started = time.time()
     fn = stage_function(s.kind)
     try:
@@ -131,6 +132,16 @@ def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage]
     write_manifest(work, record)
     publish_dir(work, p.dir)
     console.print(f"[green]done[/green]    {s.name} in {wall:.1f}s")
+
+
+def _set_threads(n: int | None) -> None:
+    """Apply the recipe's CPU thread count (also inherited by worker subprocesses via OMP_NUM_THREADS)."""
+    if not n:
+        return
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def _redacted_argv() -> list[str]:
