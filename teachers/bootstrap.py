@@ -1,0 +1,250 @@
+"""Stage `bootstrap`: make a small teacher offline by SFT on programmatic verbose chains of thought.
+
+The micro recipe cannot download a large reasoner, so it builds one (DESIGN.md "The micro recipe"):
+reasoning-gym items -> `teachers.traces` (long, variable-length, sometimes wrong traces) -> a
+split-digit BPE tokenizer and a random-init Qwen2/Llama (`students.tiny`) -> TRL's SFTTrainer
+(`messages` format, assistant-only loss, fp32 CPU) -> `ctx.out/model/`. Sampling the result gives
+answers that differ in length and sometimes in correctness, which is what long2short needs.
+
+Held-out prompts stay held out: every prompt of `ctx.input("prompts")/eval/*.jsonl` is excluded from
+the teacher's training items. The recipe's train prompts (`train.jsonl`) are excluded too (when
+`exclude_train_prompts`, the default): the generate stage samples the teacher on exactly those, and a
+teacher that had memorized them would be more accurate there than on held-out prompts, so its pass
+rates, the rejection-sampled data and the "teacher" gate baseline would not describe the same model.
+With ~10k distinct 2-digit sums, excluding a few hundred costs nothing.
+
+The stage resumes from its last checkpoint in `ctx.out/checkpoints/` after a crash and deletes the
+checkpoints once the model is saved. The summary reports parameters, steps, training tokens, tokens/s,
+the final loss and the teacher's quick sampled accuracy and length spread on held-out prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+from teachers.config import BootstrapConfig
+from teachers.traces import TraceStyle, trace_for_item
+
+CHECKPOINTS = "checkpoints"
+
+
+# ---------------------------------------------------------------- which prompts are off limits
+def read_prompt_rows(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def eval_rows(prompts_dir: Path) -> list[dict]:
+    """Every held-out prompt row, all eval sets together, in a stable order."""
+    rows = []
+    for path in sorted((Path(prompts_dir) / "eval").glob("*.jsonl")):
+        rows += read_prompt_rows(path)
+    return rows
+
+
+def excluded_prompts(prompts_dir: Path, exclude_train: bool) -> set[str]:
+    """Prompt texts the teacher must not train on: all eval sets, and the recipe's train prompts if asked."""
+    texts = {r["prompt"] for r in eval_rows(prompts_dir)}
+    train = Path(prompts_dir) / "train.jsonl"
+    if exclude_train and train.exists():
+        texts |= {r["prompt"] for r in read_prompt_rows(train)}
+    return texts
+
+
+# ---------------------------------------------------------------- the training data
+def trace_style(cfg: BootstrapConfig) -> TraceStyle:
+    return TraceStyle(min_checks=cfg.min_checks, max_checks=cfg.max_checks, error_rate=cfg.error_rate,
+                      caught_slip_rate=cfg.caught_slip_rate)
+
+
+def training_traces(cfg: BootstrapConfig, excluded: set[str]) -> list:
+    """`cfg.train_examples` traces (split across tasks) for items whose question is not excluded."""
+    import reasoning_gym
+
+    per_task = -(-cfg.train_examples // len(cfg.tasks))
+    style, traces = trace_style(cfg), []
+    for t, task in enumerate(cfg.tasks):
+        # Draw extra items so that exclusions still leave per_task of them.
+        pool = reasoning_gym.create_dataset(task, size=per_task * 2 + len(excluded), seed=cfg.seed + t,
+                                            **cfg.task_config)
+        kept = [item for item in pool if item["question"] not in excluded][:per_task]
+        traces += [trace_for_item(item, f"{cfg.seed}:{task}:{i}", style) for i, item in enumerate(kept)]
+    random.Random(cfg.seed).shuffle(traces)
+    return traces[:cfg.train_examples]
+
+
+def messages_dataset(traces):
+    from datasets import Dataset
+
+    return Dataset.from_list([{"messages": [{"role": "user", "content": t.question},
+                                            {"role": "assistant", "content": t.completion}]} for t in traces])
+
+
+def build_teacher(cfg: BootstrapConfig, traces):
+    """Split-digit tokenizer trained on (a slice of) the traces, and a random-init model sized by cfg.model."""
+    from students.tiny import build_model, build_tokenizer
+
+    corpus = [t.question for t in traces[:4000]] + [t.completion for t in traces[:4000]]
+    tokenizer = build_tokenizer(corpus, vocab_size=cfg.vocab_size)
+    return build_model(tokenizer, cfg.model, seed=cfg.seed), tokenizer
+
+
+# ---------------------------------------------------------------- training (a thin TRL call)
+def loss_logger(log):
+    """A TrainerCallback that sends 'step N/M loss L' lines to `log` (stage.log / the console)."""
+    from transformers import TrainerCallback
+
+    class LossLogger(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                log(f"step {state.global_step}/{state.max_steps} loss {float(logs['loss']):.3f}")
+
+    return LossLogger()
+
+
+def sft_trainer(cfg: BootstrapConfig, model, tokenizer, dataset, out: Path, log=None):
+    import datasets
+    from trl import SFTConfig, SFTTrainer
+
+    datasets.disable_progress_bars()
+
+    args = SFTConfig(
+        output_dir=str(out / CHECKPOINTS), max_steps=cfg.steps, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
+        weight_decay=0.0, max_length=cfg.max_length, assistant_only_loss=True, packing=False,
+        use_cpu=True, bf16=False, fp16=False, seed=cfg.seed, data_seed=cfg.seed, dataloader_num_workers=0,
+        report_to=[], disable_tqdm=True, log_level="error", logging_steps=max(1, cfg.steps // 50),
+        save_strategy="steps", save_steps=cfg.checkpoint_every, save_total_limit=1,
+        include_num_input_tokens_seen="non_padding",
+    )
+    from transformers import PrinterCallback
+
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.remove_callback(PrinterCallback)  # no per-step dict dumps; the loss curve goes in the summary
+    if log is not None:
+        trainer.add_callback(loss_logger(log))
+    return trainer
+
+
+def train(trainer, out: Path) -> tuple[dict, float]:
+    """Train (resuming from the newest checkpoint in out/checkpoints if a crash left one); return the log and seconds."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    ckpt_dir = out / CHECKPOINTS
+    resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    return trainer.state.log_history, time.perf_counter() - start
+
+
+def loss_curve(log_history: list[dict]) -> list[tuple[int, float]]:
+    return [(e["step"], e["loss"]) for e in log_history if "loss" in e]
+
+
+# ---------------------------------------------------------------- a quick sampled check
+def score_fn(row: dict):
+    import reasoning_gym
+
+    task = (row.get("metadata") or {}).get("source_dataset") or row["task"].split(":")[-1]
+    return reasoning_gym.get_score_answer_fn(task)
+
+
+def final_answer(completion: str) -> str | None:
+    """Text after `</think>`; None when the trace never closed (no answer, lm-eval issue 3382)."""
+    return completion.split("</think>", 1)[1].strip() if "</think>" in completion else None
+
+
+def sample(model, tokenizer, prompts: list[str], n: int, temperature: float, max_new_tokens: int,
+           seed: int, batch_size: int = 64) -> list[list[tuple[str, int]]]:
+    """n sampled completions (text, token count) per prompt with transformers generate."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    model.eval()
+    torch.manual_seed(seed)
+    flat = [p for p in prompts for _ in range(n)]
+    outs = []
+    for i in range(0, len(flat), batch_size):
+        chats = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                               add_generation_prompt=True) for p in flat[i:i + batch_size]]
+        enc = tokenizer(chats, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.no_grad():
+            gen = model.generate(**enc, do_sample=temperature > 0, temperature=temperature or None, top_p=1.0,
+                                 max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id)
+        for row in gen[:, enc["input_ids"].shape[1]:]:
+            ids = row.tolist()
+            stop = ids.index(tokenizer.eos_token_id) if tokenizer.eos_token_id in ids else len(ids)
+            length = min(stop + 1, len(ids))  # tokens generated, EOS included
+            # keep <think>/</think> (registered as special by students.tiny's BPE trainer): decode up to EOS as is
+            outs.append((tokenizer.decode(ids[:stop], skip_special_tokens=False), length))
+    return [outs[j * n:(j + 1) * n] for j in range(len(prompts))]
+
+
+def grade(rows: list[dict], samples: list[list[tuple[str, int]]]) -> list[list[tuple[bool, int]]]:
+    """(correct, tokens) per sample, scored by reasoning-gym on the extracted final answer."""
+    graded = []
+    for row, outs in zip(rows, samples):
+        score = score_fn(row)
+        entry = {"question": row["prompt"], "answer": row["gold"], "metadata": row.get("metadata") or {}}
+        graded.append([(a is not None and score(a, entry) >= 1.0, n) for a, n in
+                       ((final_answer(text), n) for text, n in outs)])
+    return graded
+
+
+def spread_stats(graded: list[list[tuple[bool, int]]]) -> dict:
+    """Accuracy, length spread of correct samples, and how many prompts have both right and wrong samples."""
+    flat = [c for g in graded for c, _ in g]
+    ratios = [max(lens) / min(lens) for lens in ([n for c, n in g if c] for g in graded) if len(lens) >= 2]
+    mixed = sum(1 for g in graded if 0 < sum(c for c, _ in g) < len(g))
+    return {
+        "accuracy": sum(flat) / len(flat),
+        "mean_tokens": statistics.mean(n for g in graded for _, n in g),
+        "median_longest_over_shortest_correct": statistics.median(ratios) if ratios else None,
+        "prompts_with_2plus_correct": len(ratios),
+        "prompts_mixed_right_wrong": mixed,
+        "prompts": len(graded),
+        "samples_per_prompt": len(graded[0]) if graded else 0,
+    }
+
+
+def probe(model, tokenizer, rows: list[dict], cfg: BootstrapConfig) -> dict:
+    samples = sample(model, tokenizer, [r["prompt"] for r in rows], cfg.probe_samples, cfg.probe_temperature,
+                     cfg.max_length, seed=cfg.seed)
+    return spread_stats(grade(rows, samples)) | {"temperature": cfg.probe_temperature}
+
+
+# ---------------------------------------------------------------- the stage
+def run(ctx) -> dict:
+    from students.tiny import save_pretrained
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    cfg = BootstrapConfig.model_validate(ctx.config["teacher"]["bootstrap"])
+    prompts_dir = ctx.input("prompts")
+    excluded = excluded_prompts(prompts_dir, cfg.exclude_train_prompts)
+    traces = training_traces(cfg, excluded)
+    ctx.log(f"{len(traces)} traces ({sum(t.wrong for t in traces)} wrong), {len(excluded)} prompts excluded")
+    model, tokenizer = build_teacher(cfg, traces)
+    trainer = sft_trainer(cfg, model, tokenizer, messages_dataset(traces), ctx.out, log=ctx.log)
+    log, wall_s = train(trainer, ctx.out)
+    save_pretrained(trainer.model, tokenizer, ctx.out / "model")
+    shutil.rmtree(ctx.out / CHECKPOINTS, ignore_errors=True)
+    curve = loss_curve(log)
+    tokens = int(trainer.state.num_input_tokens_seen)
+    summary = {
+        "parameters": sum(p.numel() for p in trainer.model.parameters()), "vocab": len(tokenizer),
+        "steps": trainer.state.global_step, "train_examples": len(traces), "excluded_prompts": len(excluded),
+        "train_tokens": tokens, "train_seconds": round(wall_s, 1), "tokens_per_s": round(tokens / max(wall_s, 1e-9)),
+        "first_loss": curve[0][1] if curve else None, "final_loss": curve[-1][1] if curve else None,
+    }
+    held_out = eval_rows(prompts_dir)[:cfg.probe_prompts]
+    if held_out:
+        summary["probe"] = probe(trainer.model, tokenizer, held_out, cfg)
+    ctx.log(json.dumps(summary))
+    return summary
