@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: setup demo test bench clean browser
+.PHONY: setup demo test bench clean browser micro-teacher
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ browser:
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed (needs apt-get as root); the browser test will be skipped"; }
+
+# Refresh the shipped micro teacher (teachers/assets/micro-teacher) from the micro recipe's bootstrap stage.
+# The test suite's end-to-end slice samples it, so the suite needs no 8-minute teacher training.
+micro-teacher: setup
+	$(BIN)/factory run recipes/micro.yaml --until teacher
+	rm -rf teachers/assets/micro-teacher && mkdir -p teachers/assets
+	cp -r $$(ls -d runs/micro/teacher-*/ | grep -v partial | tail -1)model teachers/assets/micro-teacher
 
 clean:
 	rm -rf $(VENV) runs

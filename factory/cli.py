@@ -118,7 +118,9 @@ def status(recipe: Path = RecipeArg,
 
 
 @app.command()
-def report(recipe: Path = RecipeArg):
+def report(recipe: Path = RecipeArg,
+           publish: Optional[Path] = typer.Option(None, help="also write the report + findings to this markdown "
+                                                               "file (images copied beside it)")):
     """Build (or reuse) the leaderboard: markdown + HTML + Pareto plot; print where it is."""
     from factory import runner
 
@@ -131,6 +133,10 @@ def report(recipe: Path = RecipeArg):
     for name in ("report.md", "leaderboard.html", "pareto.png"):
         if (rep.dir / name).exists():
             typer.echo(str(rep.dir / name))
+    if publish:
+        from factory.publish import publish_report
+
+        typer.echo(str(publish_report(r, rep.dir, publish, f"factory report {recipe} --publish {publish}")))
 
 
 @app.command()

@@ -16,31 +16,32 @@ import yaml
 from tests.conftest import REPO
 
 
+SHIPPED_TEACHER = REPO / "teachers" / "assets" / "micro-teacher"
+FAKE_SECRETS = {"HF_TOKEN": "hf_e2eFakeTokenThatMustNeverBeWritten0123",
+                "OPENAI_API_KEY": "sk-e2eFakeKeyThatMustNeverBeWritten0123"}
+
+
 def shrink_micro(tmp_path) -> dict:
+    """micro.yaml at test size: the shipped bootstrap teacher (made by `make micro-teacher`), few prompts."""
     data = yaml.safe_load((REPO / "recipes" / "micro.yaml").read_text())
     data["name"] = "micro-e2e"
     data["run_dir"] = str(tmp_path / "runs")
-    boot = data["teacher"]["bootstrap"]
-    boot.update(train_examples=64, steps=6, batch_size=8, max_length=256)
-    boot["model"] = {"architecture": "qwen2", "hidden_size": 64, "num_layers": 1, "num_heads": 2,
-                     "intermediate_size": 128}
-    data["teacher"]["backend"] = "transformers"
-    data["prompts"]["sources"][0]["size"] = 12
-    data["prompts"]["eval_sets"][0]["size"] = 6
-    data["generation"].update(n=2, max_tokens=48, shards=2)
-    data["students"] = [s for s in data["students"] if s["kind"] == "sft"][:1]
-    data["students"][0].update(epochs=1, max_steps=3, batch_size=4, max_length=256)
-    data["students"][0]["init"] = {"tiny": {"hidden_size": 64, "num_layers": 1, "num_heads": 2,
-                                            "intermediate_size": 128}}
-    data["eval"].update(k=2, max_gen_toks=48, batch_size=16)
-    name = data["students"][0]["name"]
-    data["eval"]["gates"] = [{"students": [name], "rules": ["heldout.tokens >= 0"]}]
+    data["teacher"] = {"model": str(SHIPPED_TEACHER), "backend": "transformers"}
+    data["prompts"]["sources"][0]["size"] = 16
+    data["prompts"]["eval_sets"][0]["size"] = 8
+    data["generation"].update(n=4, shards=2)
+    long = next(s for s in data["students"] if s["name"] == "long")
+    data["students"] = [dict(long, max_steps=2)]
+    data["eval"].update(k=2, batch_size=16)
+    data["eval"]["gates"] = [g for g in data["eval"]["gates"] if g["students"] == ["long"]]
     return data
 
 
 def _factory(*args, cwd):
+    import os
+
     return subprocess.run([sys.executable, "-m", "factory.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+                          cwd=cwd, timeout=600, env={**os.environ, **FAKE_SECRETS})
 
 
 @pytest.mark.slow
@@ -49,9 +50,10 @@ def test_micro_slice_end_to_end_then_cached(tmp_path):
     recipe.write_text(yaml.safe_dump(shrink_micro(tmp_path), sort_keys=False))
     proc = _factory("run", str(recipe), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    logs = proc.stdout + proc.stderr
     root = tmp_path / "runs" / "micro-e2e"
     dirs = {p.name.rsplit("-", 1)[0]: p for p in root.iterdir() if p.is_dir() and not p.name.endswith(".partial")}
-    for stage in ("prompts", "teacher", "generate", "verify", "datasets", "eval.teacher", "report"):
+    for stage in ("prompts", "generate", "verify", "datasets", "eval.teacher", "report"):
         assert (dirs[stage] / "manifest.json").exists(), stage
     student = next(v for k, v in dirs.items() if k.startswith("student."))
 
@@ -59,7 +61,8 @@ def test_micro_slice_end_to_end_then_cached(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     sft = load_from_disk(str(dirs["datasets"] / "sft"))
-    assert "messages" in sft.column_names
+    assert "messages" in sft.column_names and len(sft) > 0  # the teacher got some prompts right
+    assert "</think>" in sft[0]["messages"][-1]["content"]
     model = AutoModelForCausalLM.from_pretrained(student / "model")
     tok = AutoTokenizer.from_pretrained(student / "model")
     assert model.config.eos_token_id == tok.eos_token_id != tok.pad_token_id
@@ -73,3 +76,12 @@ def test_micro_slice_end_to_end_then_cached(tmp_path):
     assert "run     " not in again.stderr  # every stage reused
     status = _factory("status", str(recipe), cwd=tmp_path)
     assert status.returncode == 0 and "stale" not in status.stdout + status.stderr
+
+    # Secrets from the environment never reach a file the run produced, nor its logs.
+    dry = _factory("push", str(recipe), "--dry-run", cwd=tmp_path)
+    logs += again.stderr + status.stdout + dry.stdout + dry.stderr
+    for secret in FAKE_SECRETS.values():
+        assert secret not in logs
+        for path in tmp_path.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path

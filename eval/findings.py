@@ -1,0 +1,116 @@
+"""What a run shows, in words a reader can check: the micro recipe's scientific read-out.
+
+Reads a finished run (the report artifact, the datasets stats, the student manifests) and writes the
+DESIGN.md "When is the micro result meaningful?" checks, the Kimi-style long2short table against the
+long SFT student, and the R1 distillation-vs-RL comparison. Every number comes from an artifact;
+`factory report RECIPE --publish docs/micro-results.md` regenerates the page (never edited by hand).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LONG2SHORT = ("short", "merge", "merge-short", "dpo", "grpo-len")
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _metric(results: dict, label: str, task: str) -> dict | None:
+    return (results.get(label) or {}).get(task)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def meaningful_checks(results: dict, stats: dict, task: str, long_label: str) -> list[tuple[str, str, bool]]:
+    """DESIGN.md's conditions for a micro result worth reading: (condition, measured, met)."""
+    teacher = _metric(results, "teacher", task) or {}
+    long = _metric(results, long_label, task) or {}
+    ratio = (stats.get("samples") or {}).get("median_correct_length_ratio")
+    t_acc = teacher.get("acc", 0.0)
+    rows = [
+        ("teacher held-out accuracy in [40 %, 90 %]", f"{_pct(t_acc)} %", 0.4 <= t_acc <= 0.9),
+        ("median prompt: longest correct sample >= 2x its shortest", f"{ratio:.2f}x" if ratio else "n/a",
+         bool(ratio and ratio >= 2.0)),
+        (f"long SFT student ({long_label}) >= half the teacher's accuracy", f"{_pct(long.get('acc', 0))} %",
+         long.get("acc", 0.0) >= 0.5 * t_acc),
+        (">= 200 held-out prompts, k >= 4 samples each", f"{teacher.get('n_prompts', 0)} prompts, k = {teacher.get('k', 0)}",
+         teacher.get("n_prompts", 0) >= 200 and teacher.get("k", 0) >= 4),
+    ]
+    return rows
+
+
+def long2short_rows(results: dict, gates: dict, task: str, long_label: str) -> list[list[str]]:
+    """Each long2short student vs the long student: accuracy, tokens, token cut, iso-accuracy by the CI."""
+    long = _metric(results, long_label, task)
+    if not long:
+        return []
+    lo, hi = long["acc_ci"]
+    rows = []
+    for label in sorted(results):
+        job = label.rsplit("-w", 1)[0] if label.startswith("merge-w") else label
+        if job not in LONG2SHORT and label != long_label:
+            continue
+        m = _metric(results, label, task)
+        cut = 1 - m["tokens"] / long["tokens"] if long["tokens"] else 0.0
+        iso = lo <= m["acc"] <= hi
+        gate = gates.get(label, {})
+        status = "ship" if gate.get("ship") else ("pass" if gate.get("passed") else "fail")
+        rows.append([label, f"{_pct(m['acc'])} [{_pct(m['acc_ci'][0])}, {_pct(m['acc_ci'][1])}]",
+                     f"{m['tokens']:.1f}", f"{100 * (m['acc'] - long['acc']):+.1f}", f"{100 * cut:+.1f} %",
+                     "yes" if iso else "no", status])
+    return rows
+
+
+def distill_vs_rl_rows(results: dict, manifests: dict, task: str) -> list[list[str]]:
+    rows = []
+    for label, method in (("distill", "SFT on the teacher's rejection-sampled data"),
+                          ("rl-only", "GRPO alone from the same base (rule-based rewards)")):
+        m = _metric(results, label, task)
+        summary = (manifests.get(f"student.{label}") or {}).get("summary", {})
+        if m:
+            rows.append([label, method, f"{_pct(m['acc'])} [{_pct(m['acc_ci'][0])}, {_pct(m['acc_ci'][1])}]",
+                         f"{m['tokens']:.1f}", str(summary.get("train_tokens", "n/a"))])
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _manifests(run_root: Path) -> dict[str, dict]:
+    out = {}
+    for m in run_root.glob("*/manifest.json"):
+        if ".partial" not in m.parent.name:
+            data = _load(m)
+            out[data.get("stage", m.parent.name)] = data
+    return out
+
+
+def render(report_dir: Path, run_root: Path, task: str = "heldout", long_label: str = "long") -> str:
+    """The findings page for a finished run (markdown)."""
+    board = _load(report_dir / "leaderboard.json")
+    results, gates = board.get("results", {}), board.get("gates", {})
+    manifests = _manifests(run_root)
+    stats_dir = next((p for p in run_root.glob("datasets-*") if not p.name.endswith(".partial")), None)
+    stats = _load(stats_dir / "stats.json") if stats_dir else {}
+    checks = meaningful_checks(results, stats, task, long_label)
+    l2s = long2short_rows(results, gates, task, long_label)
+    goal = [r for r in l2s if r[0] != long_label and float(r[4].rstrip(" %")) >= 50 and float(r[3]) >= -1.0]
+    parts = ["## Findings", "",
+             "### Is the result meaningful? (DESIGN.md conditions)", "",
+             _table(["condition", "measured", "met"], [[c, v, "yes" if ok else "**no**"] for c, v, ok in checks]), "",
+             f"### Long2short vs the long SFT student ({task}, accuracy in %, 95 % bootstrap CI over prompts)", "",
+             _table(["student", "accuracy [CI]", "mean tokens", "Δacc (pts)", "token cut", "inside long's CI",
+                     "gate"], l2s), "",
+             "Goal (Kimi): at least one method with >= 50 % fewer tokens at <= 1 point accuracy loss: "
+             + (f"**met** by {', '.join(r[0] for r in goal)}." if goal else "**not met** in this run."), "",
+             "### Distillation vs RL (R1) for a student smaller than the teacher", "",
+             _table(["student", "method", "accuracy [CI]", "mean tokens", "train tokens"],
+                    distill_vs_rl_rows(results, manifests, task)), ""]
+    return "\n".join(parts)
