@@ -170,11 +170,20 @@ def common_args(job, out: Path, save_steps: int | None = None) -> dict[str, Any]
 
 
 def latest_checkpoint(out: Path) -> str | None:
-    """The newest `checkpoint-N` folder under `out/checkpoints`, or None (fresh start)."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest *complete* `checkpoint-N` under `out/checkpoints`, or None (fresh start).
 
+    A kill during a save leaves a folder without `trainer_state.json` (transformers writes it last);
+    such folders are removed, so the resume falls back to the previous complete checkpoint."""
     folder = Path(out) / CHECKPOINTS
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if not folder.is_dir():
+        return None
+    found = sorted((p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    for ckpt in reversed(found):
+        if (ckpt / "trainer_state.json").exists():
+            return str(ckpt)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return None
 
 
 def quiet() -> None:

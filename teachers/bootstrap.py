@@ -134,10 +134,9 @@ def sft_trainer(cfg: BootstrapConfig, model, tokenizer, dataset, out: Path, log=
 
 def train(trainer, out: Path) -> tuple[dict, float]:
     """Train (resuming from the newest checkpoint in out/checkpoints if a crash left one); return the log and seconds."""
-    from transformers.trainer_utils import get_last_checkpoint
+    from students.common import latest_checkpoint  # skips a checkpoint a kill left half-saved
 
-    ckpt_dir = out / CHECKPOINTS
-    resume = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    resume = latest_checkpoint(out)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume)
     return trainer.state.log_history, time.perf_counter() - start
