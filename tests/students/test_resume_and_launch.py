@@ -49,7 +49,10 @@ def test_killed_sft_run_resumes_from_its_checkpoint(make_ctx, init_dir, data_dir
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
     assert not (ctx.out / "model").exists()
-    checkpoint = sorted((ctx.out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+    # The newest *complete* checkpoint (state file written last); a kill may leave a newer half-saved one,
+    # which the resume must skip.
+    complete = [p for p in (ctx.out / "checkpoints").glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    checkpoint = max(complete, key=lambda p: int(p.name.split("-")[1]))
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     done_steps = state["global_step"]
     assert 0 < done_steps < 400
