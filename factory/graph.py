@@ -149,17 +149,6 @@ def artifact_dir(run_root: Path, stage: Stage) -> Path:
     return run_root / f"{stage.name}-{stage.short}"
 
 
-def downstream(stages: list[Stage], name: str) -> set[str]:
-    out, frontier = {name}, [name]
-    while frontier:
-        cur = frontier.pop()
-        for s in stages:
-            if cur in s.inputs.values() and s.name not in out:
-                out.add(s.name)
-                frontier.append(s.name)
-    return out
-
-
 def upstream(stages: list[Stage], name: str) -> set[str]:
     by_name = {s.name: s for s in stages}
     out, frontier = {name}, [name]

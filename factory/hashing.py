@@ -52,11 +52,3 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
             h.update(block)
     return h.hexdigest()
 
-
-def dir_checksums(root: Path) -> dict[str, str]:
-    """sha256 of every file below `root` (relative posix path -> digest), manifest excluded."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and not p.name.startswith("."):
-            out[p.relative_to(root).as_posix()] = file_sha256(p)
-    return out

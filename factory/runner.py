@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -161,10 +160,3 @@ def _redacted_argv() -> list[str]:
         out.append(a)
     return out
 
-
-def clean_partials(recipe: Recipe) -> list[Path]:
-    removed = []
-    for d in recipe.run_root.glob("*.partial"):
-        shutil.rmtree(d, ignore_errors=True)
-        removed.append(d)
-    return removed

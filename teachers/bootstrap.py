@@ -28,6 +28,7 @@ import statistics
 import time
 from pathlib import Path
 
+from factory.atomic import read_jsonl
 from teachers.config import BootstrapConfig
 from teachers.traces import TraceStyle, trace_for_item
 
@@ -35,16 +36,11 @@ CHECKPOINTS = "checkpoints"
 
 
 # ---------------------------------------------------------------- which prompts are off limits
-def read_prompt_rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def eval_rows(prompts_dir: Path) -> list[dict]:
     """Every held-out prompt row, all eval sets together, in a stable order."""
     rows = []
     for path in sorted((Path(prompts_dir) / "eval").glob("*.jsonl")):
-        rows += read_prompt_rows(path)
+        rows += read_jsonl(path)
     return rows
 
 
@@ -53,7 +49,7 @@ def excluded_prompts(prompts_dir: Path, exclude_train: bool) -> set[str]:
     texts = {r["prompt"] for r in eval_rows(prompts_dir)}
     train = Path(prompts_dir) / "train.jsonl"
     if exclude_train and train.exists():
-        texts |= {r["prompt"] for r in read_prompt_rows(train)}
+        texts |= {r["prompt"] for r in read_jsonl(train)}
     return texts
 
 
