@@ -83,22 +83,15 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def _manifests(run_root: Path) -> dict[str, dict]:
-    out = {}
-    for m in run_root.glob("*/manifest.json"):
-        if ".partial" not in m.parent.name:
-            data = _load(m)
-            out[data.get("stage", m.parent.name)] = data
-    return out
-
-
 def render(report_dir: Path, run_root: Path, task: str = "heldout", long_label: str = "long") -> str:
     """The findings page for a finished run (markdown)."""
     board = _load(report_dir / "leaderboard.json")
     results, gates = board.get("results", {}), board.get("gates", {})
-    manifests = _manifests(run_root)
-    stats_dir = next((p for p in run_root.glob("datasets-*") if not p.name.endswith(".partial")), None)
-    stats = _load(stats_dir / "stats.json") if stats_dir else {}
+    from eval.report import manifests_behind
+
+    manifests = manifests_behind(report_dir)  # this run's stages only, not older hashes in the folder
+    datasets_dir = ((_load(report_dir / "manifest.json").get("inputs") or {}).get("datasets") or {}).get("dir")
+    stats = _load(run_root / datasets_dir / "stats.json") if datasets_dir else {}
     checks = meaningful_checks(results, stats, task, long_label)
     l2s = long2short_rows(results, gates, task, long_label)
     goal = [r for r in l2s if r[0] != long_label and float(r[4].rstrip(" %")) >= 50 and float(r[3]) >= -1.0]

@@ -76,9 +76,18 @@ def teacher_samples(verified: Path | None) -> tuple[list[str], dict[str, list[fl
 
 def upstream_manifests(ctx: StageContext) -> dict[str, dict]:
     """Every upstream stage's manifest, walking `inputs[*].dir` from the report's own inputs."""
+    return walk_manifests([(ctx.manifests.get(role) or _read(folder / "manifest.json"), folder.parent)
+                           for role, folder in ctx.inputs.items()])
+
+
+def manifests_behind(artifact: Path) -> dict[str, dict]:
+    """The manifests of an artifact and of every stage it was built from (not other runs' leftovers)."""
+    artifact = Path(artifact)
+    return walk_manifests([(_read(artifact / "manifest.json"), artifact.parent)])
+
+
+def walk_manifests(frontier: list[tuple[dict | None, Path]]) -> dict[str, dict]:
     seen: dict[str, dict] = {}
-    frontier = [(ctx.manifests.get(role) or _read(folder / "manifest.json"), folder.parent)
-                for role, folder in ctx.inputs.items()]
     while frontier:
         manifest, root = frontier.pop()
         if not manifest or manifest.get("stage") in seen:

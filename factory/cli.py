@@ -2,7 +2,7 @@
 
     factory validate recipes/micro.yaml
     factory plan recipes/micro.yaml
-    factory run recipes/micro.yaml [--until STAGE] [--force STAGE]
+    factory run recipes/micro.yaml [--until STAGE] [--force STAGE] [--jobs N]
 """
 
 from __future__ import annotations
@@ -77,13 +77,17 @@ def plan(recipe: Path = RecipeArg,
 @app.command()
 def run(recipe: Path = RecipeArg,
         until: Optional[str] = typer.Option(None, help="stop after this stage (runs only what it needs)"),
-        force: list[str] = typer.Option([], help="re-run this stage even if cached (repeatable)")):
+        force: list[str] = typer.Option([], help="re-run this stage even if cached (repeatable)"),
+        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="run up to N independent stages at once, "
+                                           "each in its own process (default: the recipe's stage_workers)")):
     """Run every stale stage; complete artifacts are reused, interrupted stages resume."""
     from factory import runner
 
     r = _load(recipe)
+    if jobs is not None and jobs < 1:
+        _fail([f"{recipe}: --jobs (stage_workers): must be at least 1 (got {jobs})"], 2)
     try:
-        runner.run(r, until=until, force=tuple(force))
+        runner.run(r, until=until, force=tuple(force), workers=jobs)
     except KeyError as e:
         _fail([f"{recipe}: {e.args[0]}"], 2)
     except runner.RunLocked as e:

@@ -25,7 +25,7 @@ from factory.graph import build_graph, student_stage_names
 from factory.hardware import HardwareConfig
 from factory.recipe import Recipe
 from students.config import DPOJob, GRPOJob, MergeJob, SFTJob
-from teachers.config import TinyModel
+from teachers.config import BootstrapConfig, TinyModel
 
 DEFAULT_MFU = 0.35  # dense-transformer SFT with ZeRO-3 + Liger + gradient checkpointing. It counts 6N useful
 # FLOPs per token: recomputation (checkpointing) is inside the lost 0.65, attention FLOPs (~10 % at 8k tokens
@@ -139,6 +139,8 @@ def _job_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
     ref = job.init
     if ref.tiny is not None:
         return tiny_params(ref.tiny)
+    if ref.bootstrap is not None:
+        return tiny_params(ref.bootstrap.model)
     if ref.student:
         return _job_params(recipe, _job(recipe, ref.student), hw)
     if ref.teacher:
@@ -236,13 +238,15 @@ def _verify(recipe: Recipe, hw: HardwareConfig) -> StageEstimate:
     return StageEstimate("verify", "verify", 0, 0.0, wall, 0.0, f"CPU, {recipe.verification.workers} workers")
 
 
-def _bootstrap(recipe: Recipe, hw: HardwareConfig) -> StageEstimate:
-    b = recipe.teacher.bootstrap
+def _bootstrap(stage, hw: HardwareConfig) -> StageEstimate:
+    """The micro teacher, or a student's pretrained stand-in base (`init: {bootstrap: ...}`)."""
+    b = BootstrapConfig.model_validate(stage.config["base"] if "base" in stage.config else
+                                       stage.config["teacher"]["bootstrap"])
     tokens = b.steps * b.batch_size * b.max_length * _fraction(hw)
     params = tiny_params(b.model)
     gpu_h = train_gpu_hours(params, tokens, hw)
-    gpus = 1
-    return StageEstimate("teacher", "bootstrap", gpus, gpu_h, gpu_h, tokens, f"{fmt_params(params)}-parameter teacher")
+    what = "teacher" if stage.name == "teacher" else "base"
+    return StageEstimate(stage.name, "bootstrap", 1, gpu_h, gpu_h, tokens, f"{fmt_params(params)}-parameter {what}")
 
 
 def _train_tokens(recipe: Recipe, job, hw: HardwareConfig) -> tuple[float, float, str]:
@@ -264,7 +268,10 @@ def _train_tokens(recipe: Recipe, job, hw: HardwareConfig) -> tuple[float, float
         flops = 6.0 if job.loss == "simpo" else 8.0  # sigmoid DPO runs the reference model forward (2N)
         what = "pairs"
     seen = job.max_steps * global_batch if job.max_steps > 0 else examples * job.epochs
-    return seen * per_example, flops, f"{examples:,.0f} {what} × {per_example:,.0f} tok"
+    tokens = seen * per_example
+    if getattr(job, "token_budget", None):
+        tokens = min(tokens, job.token_budget)
+    return tokens, flops, f"{examples:,.0f} {what} × {per_example:,.0f} tok"
 
 
 def _memory_note(params_b: float, job, hw: HardwareConfig) -> str:
@@ -291,6 +298,9 @@ def _student(recipe: Recipe, stage, job, hw: HardwareConfig) -> StageEstimate:
         completions = (job.max_steps * job.batch_size * job.grad_accum * job.num_processes if job.max_steps > 0
                        else pool * job.num_generations * job.epochs)
         tokens = completions * (completion + _prompt_tokens(completion))
+        if job.token_budget:
+            completions *= min(1.0, job.token_budget / tokens)
+            tokens = min(tokens, job.token_budget)
         rollout_h = completions * completion / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
         gpu_h = train_gpu_hours(params, tokens, hw) + rollout_h
         note = f"{completions:,.0f} rollouts of ~{completion:,.0f} tok (rollouts {rollout_h:,.1f} GPU-h)"
@@ -342,7 +352,7 @@ def estimate(recipe: Recipe) -> list[StageEstimate]:
         elif stage.kind == "verify":
             out.append(_verify(recipe, hw))
         elif stage.kind == "bootstrap":
-            out.append(_bootstrap(recipe, hw))
+            out.append(_bootstrap(stage, hw))
         elif stage.name in stage_jobs:
             out.append(_student(recipe, stage, jobs[stage_jobs[stage.name]], hw))
         elif stage.kind == "eval":

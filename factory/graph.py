@@ -16,6 +16,7 @@ from typing import Any
 from factory import __version__
 from factory.hashing import library_versions, stable_hash
 from factory.recipe import Recipe
+from factory.stages import STAGE_FORMATS
 from students.config import MergeJob
 
 
@@ -65,6 +66,14 @@ def _init_input(recipe: Recipe, job, stages: list[Stage], produced: dict[str, li
                      {"tokenizer": "teacher"} if recipe.teacher.bootstrap else {})
         stages.append(base)
         return {"init": base.name}
+    if ref.bootstrap is not None:
+        # A pretrained stand-in base costs minutes: jobs that name the same one share a single stage.
+        cfg = {"base": _dump(ref.bootstrap)}
+        same = next((s for s in stages if s.kind == "bootstrap" and s.config == cfg), None)
+        if same is None:
+            same = Stage(f"base.{job.name}", "bootstrap", cfg, {"prompts": "prompts"})
+            stages.append(same)
+        return {"init": same.name}
     return {}
 
 
@@ -136,13 +145,16 @@ def _assign_hashes(stages: list[Stage]) -> None:
     versions = library_versions()
     by_name = {s.name: s for s in stages}
     for s in stages:  # already in dependency order
-        s.hash = stable_hash({
+        payload = {
             "kind": s.kind,
             "config": s.config,
             "inputs": {role: by_name[up].hash for role, up in sorted(s.inputs.items())},
             "versions": versions,
             "factory": __version__,
-        })
+        }
+        if s.kind in STAGE_FORMATS:
+            payload["format"] = STAGE_FORMATS[s.kind]
+        s.hash = stable_hash(payload)
 
 
 def artifact_dir(run_root: Path, stage: Stage) -> Path:

@@ -52,6 +52,10 @@ class Recipe(Strict):
     run_dir: str = Field("runs", description="artifacts live under <run_dir>/<name>/ (relative to the working directory)")
     torch_threads: int | None = Field(
         None, gt=0, description="CPU threads for torch in every stage; tiny models on 2 cores run fastest with 1")
+    stage_workers: int = Field(
+        1, ge=1, description="how many independent stages run at once on this machine (each in its own process); "
+                             "set it to the number of cores divided by torch_threads. `factory run --jobs N` "
+                             "overrides it. Not part of any stage hash: it changes how, not what, is computed")
     teacher: TeacherConfig
     prompts: PromptsConfig
     generation: GenerationConfig = Field(default_factory=GenerationConfig)

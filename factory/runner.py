@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from factory import __version__
 from factory.atomic import publish_dir
@@ -80,7 +81,13 @@ def run_lock(root: Path):
         os.close(fd)  # closing drops the flock; a crashed holder's lock is dropped by the kernel
 
 
-def run(recipe: Recipe, until: str | None = None, force: tuple[str, ...] = ()) -> list[PlannedStage]:
+def run(recipe: Recipe, until: str | None = None, force: tuple[str, ...] = (),
+        workers: int | None = None) -> list[PlannedStage]:
+    """Run the wanted stale stages; `workers` (default: the recipe's `stage_workers`) run at once.
+
+    With one worker every stage runs here, in order; with more, independent stages run in child
+    processes (factory/scheduler.py). Either way the same artifacts are published.
+    """
     planned = plan(recipe, full_check=True)
     names = [p.stage.name for p in planned]
     for f in (*force, *([until] if until else [])):
@@ -88,21 +95,38 @@ def run(recipe: Recipe, until: str | None = None, force: tuple[str, ...] = ()) -
             raise KeyError(f"unknown stage '{f}' (stages: {', '.join(names)})")
     wanted = upstream([p.stage for p in planned], until) if until else set(names)
     by_name = {p.stage.name: p for p in planned}
+    workers = workers if workers is not None else getattr(recipe, "stage_workers", 1)
+    if workers < 1:
+        raise ValueError(f"stage_workers must be at least 1 (got {workers})")
     with run_lock(recipe.run_root):
+        if workers > 1:
+            from factory.scheduler import run_parallel
+
+            run_parallel(recipe, [p for p in planned if p.stage.name in wanted], by_name, force, workers)
+            return planned
         for p in planned:
             if p.stage.name not in wanted:
                 continue
-            if p.cached and p.stage.name not in force:
-                console.print(f"[green]cached[/green]  {p.stage.name}  [dim]{p.dir.name}[/dim]")
-                continue
-            if p.status.startswith("corrupt"):
-                console.print(f"[yellow]rebuild[/yellow] {p.stage.name}: {p.status}")
-            _run_stage(recipe, p, by_name)
-            p.status = "cached"
+            if needs_run(p, force):
+                _run_stage(recipe, p, by_name)
+                p.status = "cached"
     return planned
 
 
-def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage]) -> None:
+def needs_run(p: PlannedStage, force: tuple[str, ...]) -> bool:
+    """False (and say so) for a reusable artifact; True for a stage to run (saying why if corrupt)."""
+    if p.cached and p.stage.name not in force:
+        console.print(f"[green]cached[/green]  {p.stage.name}  [dim]{p.dir.name}[/dim]")
+        return False
+    if p.status.startswith("corrupt"):
+        console.print(f"[yellow]rebuild[/yellow] {p.stage.name}: {p.status}")
+    return True
+
+
+def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage],
+               fn: Callable[[StageContext], dict] | None = None, command: list[str] | None = None) -> None:
+    """Run one stage in its `.partial` folder, write its manifest, publish it. Both run modes use this:
+    in a child process `fn` and `command` come from the parent (`by_name` needs only the inputs)."""
     s = p.stage
     work = p.dir.with_name(p.dir.name + ".partial")
     work.mkdir(parents=True, exist_ok=True)
@@ -112,7 +136,7 @@ def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage]
     console.print(f"[bold cyan]run[/bold cyan]     {s.name}  [dim]{p.dir.name}[/dim]")
     _set_threads(recipe.torch_threads)
     started = time.time()
-    fn = stage_function(s.kind)
+    fn = fn or stage_function(s.kind)
     try:
         summary = fn(ctx) or {}
     except (KeyboardInterrupt, OSError):
@@ -126,7 +150,7 @@ def _run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage]
                    for role, up in s.inputs.items()},
         "versions": library_versions(), "factory_version": __version__,
         "summary": summary, "started_at": started, "wall_s": round(wall, 3),
-        "command": _redacted_argv(),
+        "command": command if command is not None else _redacted_argv(),
     }
     write_manifest(work, record)
     publish_dir(work, p.dir)

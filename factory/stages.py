@@ -28,6 +28,13 @@ STAGE_ENTRIES = {
     "report": "eval.report:run",
 }
 
+# Bump a kind's number when its code changes what it writes (not just how fast): the number is part of
+# the stage hash, so cached artifacts in the old format re-run instead of being silently reused.
+# Kinds not listed are at format 1 (left out of the hash, so adding an entry re-runs only that kind).
+STAGE_FORMATS = {
+    "datasets": 2,  # 2: assistant turns keep the teacher's completion verbatim (whitespace around the tags)
+}
+
 
 @dataclass
 class StageContext:

@@ -196,19 +196,38 @@ def quiet() -> None:
     datasets.disable_progress_bars()
 
 
-def train(trainer, out: Path, ctx=None) -> tuple[Any, float]:
+def train(trainer, out: Path, ctx=None, token_budget: int | None = None) -> tuple[Any, float]:
     """Run `trainer.train`, resuming from the latest checkpoint in `out` if a previous run was killed.
 
-    The per-step log dicts go to `trainer.state.log_history` (saved as train_log.json), not stdout."""
+    The per-step log dicts go to `trainer.state.log_history` (saved as train_log.json), not stdout.
+    With `token_budget`, training stops after the step that reaches that many trained tokens."""
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
+    if token_budget:
+        trainer.add_callback(token_budget_callback(token_budget))
     resume = latest_checkpoint(out)
     if resume and ctx is not None:
         ctx.log(f"resuming from {resume}")
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     return result, time.perf_counter() - t0
+
+
+def token_budget_callback(budget: int):
+    """A TrainerCallback that stops training once `state.num_input_tokens_seen` reaches `budget`.
+
+    Trainers count tokens themselves (transformers: non-padding input tokens; TRL GRPO: prompt +
+    sampled completion tokens), so SFT and RL budgets are counted the same way."""
+    from transformers import TrainerCallback
+
+    class TokenBudget(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.num_input_tokens_seen >= budget:
+                control.should_training_stop = True
+            return control
+
+    return TokenBudget()
 
 
 # ---------------------------------------------------------------- the artifact

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from factory.schema_base import Strict, check_slug
-from teachers.config import TinyModel
+from teachers.config import BootstrapConfig, TinyModel
 
 
 class ModelRef(Strict):
@@ -22,14 +22,17 @@ class ModelRef(Strict):
     path: str | None = None
     hub: str | None = None
     tiny: TinyModel | None = Field(None, description="random-init model with the teacher's tokenizer")
+    bootstrap: BootstrapConfig | None = Field(
+        None, description="a small *pretrained* base made offline like the micro teacher (fewer steps, smaller "
+        "model): the stand-in for a real base model when comparing distillation with RL (micro recipe)")
 
     @model_validator(mode="after")
     def _exactly_one(self):
-        given = [k for k in ("student", "path", "hub", "tiny") if getattr(self, k) is not None]
+        given = [k for k in ("student", "path", "hub", "tiny", "bootstrap") if getattr(self, k) is not None]
         if self.teacher:
             given.append("teacher")
         if len(given) != 1:
-            raise ValueError(f"give exactly one of student, teacher, path, hub, tiny (got {given or 'none'})")
+            raise ValueError(f"give exactly one of student, teacher, path, hub, tiny, bootstrap (got {given or 'none'})")
         return self
 
 
@@ -60,9 +63,16 @@ class JobBase(Strict):
         return [self.init.student] if self.init.student else []
 
 
+def _token_budget():
+    return Field(None, gt=0, description="stop once this many tokens went through forward+backward (prompt + "
+                 "completion; for GRPO the sampled completions): equal budgets make SFT and RL comparable "
+                 "(R1 sec. 4.1); the learning-rate schedule still follows max_steps / epochs")
+
+
 class SFTJob(JobBase):
     kind: Literal["sft"]
     data: Literal["sft", "shortest"] = "sft"
+    token_budget: int | None = _token_budget()
     max_length: int = Field(2048, gt=0)
     packing: bool = False
     scheduler: str = "cosine"
@@ -84,6 +94,9 @@ class DPOJob(JobBase):
     loss: Literal["sigmoid", "simpo"] = "sigmoid"
     beta: float = Field(0.1, gt=0)
     simpo_gamma: float = Field(0.5, ge=0)
+    sft_weight: float = Field(0.0, ge=0, description="weight of an NLL (SFT) loss on the chosen answer added to "
+                              "the preference loss (RPO, Pang et al. 2024; CPO's cpo_alpha for SimPO): keeps a small "
+                              "model from lowering the chosen answer's probability with the rejected one's")
     max_length: int = Field(2048, gt=0)
 
 
@@ -116,6 +129,7 @@ class Reward(Strict):
 class GRPOJob(JobBase):
     kind: Literal["grpo"]
     data: Literal["rl_pool"] = "rl_pool"
+    token_budget: int | None = _token_budget()
     rewards: list[Reward] = Field(default_factory=lambda: [Reward(name="accuracy"), Reward(name="format")])
     num_generations: int = Field(8, gt=1)
     max_completion_length: int = Field(512, gt=0)

@@ -11,8 +11,11 @@ Losses:
   with TRL's DPOTrainer. Reference model: a frozen copy of the init model (TRL makes it when
   `ref_model=None`), i.e. the SFT policy we start from.
 - `simpo`: SimPO (Meng et al. 2024), reference-free, `-log σ(β/|y_c|·log π_c − β/|y_r|·log π_r − γ)`, via
-  `trl.experimental.cpo.CPOTrainer(loss_type="simpo", cpo_alpha=0)` (not in DPOConfig in TRL 1.16);
+  `trl.experimental.cpo.CPOTrainer(loss_type="simpo")` (not in DPOConfig in TRL 1.16);
   `simpo_gamma` in the job is γ/β as in TRL. Sky-T1-Flash: lr 5e-7, β = 2.0, γ/β ≈ 0.3.
+- `sft_weight` > 0 adds NLL on the chosen answer (RPO; TRL `loss_type=["sigmoid", "sft"]`, CPO's
+  `cpo_alpha`). Without it the micro recipe's DPO lowered the chosen answers' likelihood along with the
+  rejected ones' (they share most tokens) and fell from 81.6 % to 27.1 % held-out accuracy.
 """
 
 from __future__ import annotations
@@ -44,11 +47,13 @@ def build_trainer(job: DPOJob, model_path: str, dataset, out):
     if job.loss == "simpo":
         from trl.experimental.cpo import CPOConfig, CPOTrainer
 
-        config = CPOConfig(**args, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=job.simpo_gamma)
+        config = CPOConfig(**args, loss_type="simpo", cpo_alpha=job.sft_weight, simpo_gamma=job.simpo_gamma)
         return CPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer), tokenizer
     from trl import DPOConfig, DPOTrainer
 
-    config = DPOConfig(**args, loss_type=["sigmoid"])
+    losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, job.sft_weight]) if job.sft_weight else \
+        dict(loss_type=["sigmoid"])
+    config = DPOConfig(**args, **losses)
     return DPOTrainer(model=model, ref_model=None, args=config, train_dataset=dataset,
                       processing_class=tokenizer), tokenizer
 

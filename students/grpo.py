@@ -103,7 +103,7 @@ def run(ctx) -> dict:
         return launch.launch(ctx, job)
     dataset = prepare_pool(common.load_split(ctx, job.data), job)
     trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out)
-    result, wall_s = common.train(trainer, ctx.out, ctx)
+    result, wall_s = common.train(trainer, ctx.out, ctx, job.token_budget)
     history = reward_history(trainer)
     common.save_final(trainer, tokenizer, ctx.out, {"reward_history": history})
     return common.summary(trainer, result, wall_s, "reward") | {

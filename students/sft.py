@@ -59,7 +59,7 @@ def run(ctx) -> dict:
         raise ValueError(f"dataset '{job.data}' has no 'messages' column (has {dataset.column_names})")
     dataset = dataset.select_columns(["messages"])
     trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out)
-    result, wall_s = common.train(trainer, ctx.out, ctx)
+    result, wall_s = common.train(trainer, ctx.out, ctx, job.token_budget)
     common.save_final(trainer, tokenizer, ctx.out)
     return common.summary(trainer, result, wall_s, "loss") | {"examples": len(dataset),
                                                                 "packing": job.packing}

@@ -220,7 +220,9 @@ def run(ctx) -> dict:
     from students.tiny import save_pretrained
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    cfg = BootstrapConfig.model_validate(ctx.config["teacher"]["bootstrap"])
+    # The teacher stage, or a student's pretrained stand-in base (`init: {bootstrap: ...}`).
+    raw = ctx.config["base"] if "base" in ctx.config else ctx.config["teacher"]["bootstrap"]
+    cfg = BootstrapConfig.model_validate(raw)
     prompts_dir = ctx.input("prompts")
     excluded = excluded_prompts(prompts_dir, cfg.exclude_train_prompts)
     traces = training_traces(cfg, excluded)

@@ -73,7 +73,14 @@ def shortest_first(samples: Iterable[dict]) -> list[dict]:
 
 
 def assistant_text(sample: dict) -> str:
-    """The assistant turn in the format every dataset uses: `<think>reasoning</think>answer`."""
+    """The assistant turn every dataset uses: `<think>reasoning</think>answer` as the teacher wrote it.
+
+    A well-formed completion is kept verbatim, whitespace around the tags included: rebuilding it from
+    the stripped fields turned the micro teacher's `<think>\nWe need` into `<think>We need`, a format
+    the teacher never wrote, and its own SFT round then lost 8-70 points (docs/micro-results.md)."""
+    completion = sample.get("completion") or ""
+    if completion.startswith("<think>") and completion.count("<think>") == 1 and completion.count("</think>") == 1:
+        return completion
     return f"<think>{sample.get('reasoning') or ''}</think>{sample.get('answer') or ''}"
 
 

@@ -1,11 +1,17 @@
 """Light stage functions for testing the runner's mechanics (cache, resume, lock) without models.
 
 They do real file work: each writes an output derived from its config and inputs, appends its name
-to a call log, and can resume from a progress file left by an interrupted run.
+to a call log, and can resume from a progress file left by an interrupted run. Environment knobs:
+FAKE_STAGE_LOG (call log), FAKE_SLOW_STAGE (comma-separated stage names that take FAKE_SLOW_STEPS
+steps of 0.3 s), FAKE_FAIL_STAGE (this stage raises ValueError,
+or OSError ENOSPC with FAKE_FAIL_KIND=disk-full), FAKE_PID_DIR (each stage writes <name>.pid there).
+Every stage records when it started and ended in `timing.json` (out.json is the deterministic part).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import time
@@ -20,17 +26,28 @@ def echo(ctx) -> dict:
     if log:
         with open(log, "a") as f:
             f.write(ctx.name + "\n")
-    slow = os.environ.get("FAKE_SLOW_STAGE") == ctx.name
+    started = time.time()
+    pid_dir = os.environ.get("FAKE_PID_DIR")
+    if pid_dir:
+        Path(pid_dir, f"{ctx.name}.pid").write_text(str(os.getpid()))
+    slow = ctx.name in os.environ.get("FAKE_SLOW_STAGE", "").split(",")
+    steps = int(os.environ.get("FAKE_SLOW_STEPS", "10")) if slow else 1
     progress = ctx.out / "progress.json"
     done = json.loads(progress.read_text())["steps"] if progress.exists() else 0
     resumed_from = done
-    for step in range(done, 10 if slow else 1):
+    for step in range(done, steps):
         if slow:
             time.sleep(0.3)
         write_json(progress, {"steps": step + 1})
     upstream = {role: json.loads((Path(d) / "out.json").read_text())["digest"] for role, d in ctx.inputs.items()}
     digest = json.dumps([ctx.config, upstream], sort_keys=True)
-    write_json(ctx.out / "out.json", {"digest": str(hash(digest)), "upstream": upstream})
+    if os.environ.get("FAKE_FAIL_STAGE") == ctx.name:
+        if os.environ.get("FAKE_FAIL_KIND") == "disk-full":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(ctx.out / "out.json"))
+        raise ValueError(f"{ctx.name} was told to fail")
+    write_json(ctx.out / "out.json", {"digest": hashlib.sha256(digest.encode()).hexdigest()[:16],
+                                      "upstream": upstream})
+    write_json(ctx.out / "timing.json", {"started": started, "ended": time.time(), "pid": os.getpid()})
     return {"resumed_from": resumed_from}
 
 

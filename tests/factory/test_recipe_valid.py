@@ -25,3 +25,20 @@ def test_shipped_recipes_validate_and_plan(path: Path):
     for s in stages:  # equal hashes only for identical work (e.g. two students' identical tiny bases)
         twin = by_hash.setdefault(s.hash, s)
         assert (twin.kind, twin.config) == (s.kind, s.config), (twin.name, s.name)
+
+
+def test_students_naming_the_same_pretrained_base_share_one_base_stage(write_recipe):
+    """A bootstrap base costs minutes of training: identical ones are built once, different ones apart."""
+    base = {"tasks": ["basic_arithmetic"], "steps": 5, "model": {"hidden_size": 64}}
+    recipe = minimal_recipe()
+    long_ = recipe["students"][0]
+    recipe["students"] = [
+        long_ | {"name": "distill", "init": {"bootstrap": base}},
+        {"name": "rl-only", "kind": "grpo", "init": {"bootstrap": base}, "token_budget": 1000},
+        long_ | {"name": "other", "init": {"bootstrap": base | {"steps": 6}}},
+    ]
+    stages = {s.name: s for s in build_graph(load_recipe(write_recipe(recipe)))}
+    bases = sorted(n for n, s in stages.items() if s.kind == "bootstrap")
+    assert bases == ["base.distill", "base.other"]
+    assert stages["student.distill"].inputs["init"] == stages["student.rl-only"].inputs["init"] == "base.distill"
+    assert stages["base.distill"].inputs == {"prompts": "prompts"}, "the base does not wait for the teacher"

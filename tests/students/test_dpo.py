@@ -32,3 +32,16 @@ def test_pair_kinds_filter_and_empty_set_error(data_dir):
     only_flash = pairs.filter(lambda k: k == "flash", input_columns="pair_kind")
     with pytest.raises(ValueError, match="dataset 'pairs' has no pairs of kind \\['kimi'\\]"):
         dpo.select_pairs(only_flash, DPOJob.model_validate(_job(pair_kinds=["kimi"])))
+
+
+def test_sft_weight_keeps_the_chosen_answers_likely(make_ctx, init_dir, data_dir, tmp_path):
+    """RPO: NLL on the chosen answer stops DPO from lowering it along with the rejected one."""
+    import json
+
+    def final_chosen_logp(**kw) -> float:
+        ctx = make_ctx(_job(**kw), {"init": init_dir, "data": data_dir}, tmp_path / str(kw))
+        dpo.run(ctx)
+        log = json.loads((ctx.out / "train_log.json").read_text())["log_history"]
+        return [h["logps/chosen"] for h in log if "logps/chosen" in h][-1]
+
+    assert final_chosen_logp(sft_weight=1.0) > final_chosen_logp() + 1.0

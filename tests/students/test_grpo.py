@@ -45,3 +45,10 @@ def test_r1_zero_prompt_and_group_size_error(data_dir):
     assert "User: What is 1 + 2?\nAssistant: <think>" in pool[0]["prompt"]
     with pytest.raises(ValueError, match="must be a multiple of num_generations = 4"):
         grpo.check_group_size(GRPOJob.model_validate(_job(batch_size=6)))
+
+
+def test_grpo_token_budget_counts_prompts_and_sampled_completions(make_ctx, init_dir, data_dir):
+    ctx = make_ctx(_job(max_steps=10, token_budget=1), {"init": init_dir, "data": data_dir})
+    summary = grpo.run(ctx)
+    assert summary["steps"] == 1, "a budget of 1 token stops after the first step"
+    assert summary["train_tokens"] > 8, "prompt and completion tokens of the 8 rollouts are counted"

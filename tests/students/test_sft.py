@@ -60,3 +60,14 @@ def test_bad_dataset_is_a_one_line_error(make_ctx, init_dir, tmp_path):
     ctx = make_ctx(_job(), {"init": init_dir, "data": tmp_path / "nowhere"})
     with pytest.raises(FileNotFoundError, match="dataset 'sft' not found"):
         sft.run(ctx)
+
+
+def test_token_budget_stops_training_at_the_budget(make_ctx, init_dir, data_dir, tmp_path):
+    """Equal-budget comparisons (distillation vs RL) need training to stop at N trained tokens."""
+    full = sft.run(make_ctx(_job(max_steps=12), {"init": init_dir, "data": data_dir}, tmp_path / "full"))
+    per_step = full["train_tokens"] / full["steps"]
+    budget = int(per_step * 3.5)
+    cut = sft.run(make_ctx(_job(max_steps=12, token_budget=budget), {"init": init_dir, "data": data_dir},
+                           tmp_path / "cut"))
+    assert cut["steps"] < full["steps"], cut
+    assert budget <= cut["train_tokens"] < budget + 2 * per_step + 1, (budget, cut)

@@ -101,3 +101,14 @@ def test_arrow_sort_matches_python_order(order):
     rows = [{"prompt_id": p, "pass_rate": r} for p, r in [("b", 0.5), ("a", 0.5), ("c", 0.9), ("d", 0.1)]]
     expected = [r["prompt_id"] for r in rl_pool.ordered(rows, order)]
     assert rl_pool.sort_dataset(datasets.Dataset.from_list(rows), order)["prompt_id"] == expected
+
+
+def test_assistant_turn_is_the_teachers_completion_verbatim():
+    """Whitespace around the tags is the teacher's format: rebuilding the turn from the stripped fields
+    taught the micro teacher's own SFT round a format it never wrote (it then lost 8+ points)."""
+    from factory.data.samples import assistant_text
+
+    sample = {"completion": "<think>\nWe need 5+3.\n</think>\n8", "reasoning": "We need 5+3.", "answer": "8"}
+    assert assistant_text(sample) == "<think>\nWe need 5+3.\n</think>\n8"
+    broken = {"completion": "We need 5+3.</think>8", "reasoning": "We need 5+3.", "answer": "8"}
+    assert assistant_text(broken) == "<think>We need 5+3.</think>8"

@@ -1,0 +1,243 @@
+"""Run independent stages at once, each in its own child process (`stage_workers` / `factory run --jobs N`).
+
+Kept apart from factory/runner.py, which owns what a stage run *is* (`_run_stage`: work folder ->
+manifest -> publish) and the sequential path; this module only decides *when* and *where* stages run.
+A stage is ready once its upstream stages are complete; up to N ready stages run in graph order and
+the next one starts as soon as any finishes. Children come from a forkserver that imported the heavy
+libraries but never ran a torch op (forking a process that ran torch/OpenMP can hang). A child dies
+with the runner: it asks the kernel for SIGKILL when its parent (the forkserver) exits, and the
+forkserver exits as soon as the runner is gone, so a killed run leaves no orphan writing into a
+`.partial` folder that the resumed run is about to reuse.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+
+from factory import runner
+from factory.progress import console
+from factory.runner import PlannedStage, StageFailed
+
+# Imported once by the forkserver so each child starts in milliseconds; missing ones are skipped.
+PRELOAD = ["factory.runner", "torch", "transformers"]
+TERM_GRACE_S = 5.0
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class _Child:
+    stage: PlannedStage
+    proc: multiprocessing.process.BaseProcess
+    conn: Connection
+    outcome: tuple | None = None  # what the child reported: ("ok",) | ("failed", msg) | ("oserror", ...) | ...
+    eof: bool = False
+
+    @property
+    def listening(self) -> bool:
+        return self.outcome is None and not self.eof
+
+    def collect(self) -> None:
+        try:
+            while self.listening and self.conn.poll():
+                self.outcome = self.conn.recv()
+        except (EOFError, OSError):
+            self.eof = True
+
+
+def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedStage],
+                 force: tuple[str, ...], workers: int) -> None:
+    """Run the stale stages of `wanted` (in graph order), up to `workers` at once."""
+    pending = [p for p in wanted if runner.needs_run(p, force)]
+    if not pending:
+        return
+    names = {p.stage.name for p in wanted}
+    done = {p.stage.name for p in wanted} - {p.stage.name for p in pending}
+    if recipe.torch_threads:  # before the forkserver starts, so torch reads it at import
+        os.environ["OMP_NUM_THREADS"] = str(recipe.torch_threads)
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    running: dict[int, _Child] = {}  # sentinel -> child
+    errors: list[BaseException] = []
+    try:
+        while pending or running:
+            while not errors and len(running) < workers:
+                ready = next((p for p in pending
+                              if all(up in done or up not in names for up in p.stage.inputs.values())), None)
+                if ready is None:
+                    break
+                pending.remove(ready)
+                try:
+                    child = _launch(ctx, recipe, ready, by_name)
+                except Exception as e:  # e.g. a stage function that cannot be pickled
+                    errors.append(StageFailed(f"stage {ready.stage.name} failed: {type(e).__name__}: {e}"))
+                    break
+                running[child.proc.sentinel] = child
+            if not running:
+                if errors:
+                    break
+                raise RuntimeError(f"no runnable stage among {[p.stage.name for p in pending]}")
+            for child in _wait_any(running):
+                error = _outcome(child)
+                if error is None:
+                    done.add(child.stage.stage.name)
+                    child.stage.status = "cached"
+                elif isinstance(error, KeyboardInterrupt):
+                    raise error
+                else:  # the first failure is raised once the running stages are done; say so now
+                    errors.append(error)
+                    if running or len(errors) > 1:
+                        waiting = ", ".join(c.stage.stage.name for c in running.values())
+                        console.print(f"[red]failed[/red]  {child.stage.stage.name}: {error}"
+                                      + (f"; waiting for {waiting}" if waiting else ""))
+    except BaseException:  # KeyboardInterrupt above all: stop the children, keep their .partial folders
+        _stop(list(running.values()))
+        raise
+    if errors:
+        raise errors[0]
+
+
+def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage]) -> _Child:
+    fn = runner.stage_function(p.stage.kind)  # resolved here, so a patched registry reaches the child
+    inputs = {up: by_name[up] for up in p.stage.inputs.values()}
+    env = dict(os.environ, FACTORY_QUIET="1")  # the forkserver's environment may be older than ours
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, name=f"stage {p.stage.name}",
+                       args=(recipe, p, inputs, fn, runner._redacted_argv(), env, send))
+    try:
+        proc.start()
+    except BaseException:
+        recv.close()
+        raise
+    finally:
+        send.close()
+    return _Child(p, proc, recv)
+
+
+def _wait_any(running: dict[int, _Child]) -> list[_Child]:
+    """Block until at least one child exits; return (and forget) the finished ones."""
+    while True:
+        ready = wait([*running, *(c.conn for c in running.values() if c.listening)])
+        for c in running.values():
+            if c.listening and c.conn in ready:
+                c.collect()  # read as it arrives, so a long message never blocks the child's exit
+        finished = [running.pop(s) for s in [s for s in ready if s in running]]
+        if finished:
+            for c in finished:
+                c.proc.join()
+                c.collect()
+                c.conn.close()
+            return finished
+
+
+def _outcome(child: _Child) -> BaseException | None:
+    """None if the stage published its artifact, else the exception the parent raises for it."""
+    name, out, code = child.stage.stage.name, child.outcome, child.proc.exitcode
+    if out and out[0] == "ok" and code == 0:
+        return None
+    if out and out[0] == "failed":
+        return StageFailed(out[1])
+    if out and out[0] == "oserror":  # same errno/filename, so the CLI prints its one-line message
+        errno_, strerror, filename = out[1:]
+        if errno_ is None:
+            return OSError(strerror)
+        return OSError(errno_, strerror, filename) if filename is not None else OSError(errno_, strerror)
+    if out and out[0] == "interrupted":
+        return KeyboardInterrupt()
+    if code is not None and code < 0:
+        try:
+            sig = signal.Signals(-code).name
+        except ValueError:
+            sig = f"signal {-code}"
+        return StageFailed(f"stage {name} failed: killed by {sig}")
+    return StageFailed(f"stage {name} failed: child process exited with code {code} without a result")
+
+
+def _stop(children: list[_Child]) -> None:
+    """SIGTERM the running children, SIGKILL whoever is still alive after TERM_GRACE_S."""
+    for c in children:
+        if c.proc.is_alive():
+            c.proc.terminate()
+    deadline = time.time() + TERM_GRACE_S
+    for c in children:
+        c.proc.join(max(0.0, deadline - time.time()))
+        if c.proc.is_alive():
+            c.proc.kill()
+            c.proc.join()
+        c.conn.close()
+
+
+def _child_main(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, command: list[str],
+                env: dict[str, str], conn: Connection) -> None:
+    _die_with_parent()
+    os.environ.clear()
+    os.environ.update(env)
+    name = p.stage.name
+    try:
+        runner._run_stage(recipe, p, inputs, fn=fn, command=command)
+        result: tuple = ("ok",)
+    except KeyboardInterrupt:
+        result = ("interrupted",)
+    except OSError as e:
+        result = ("oserror", e.errno, e.strerror or str(e), e.filename)
+    except StageFailed as e:
+        _log_traceback(p)
+        result = ("failed", str(e))
+    except BaseException as e:  # SystemExit from a stage, ...: still one line naming the stage
+        _log_traceback(p)
+        result = ("failed", f"stage {name} failed: {type(e).__name__}: {e}")
+    try:
+        conn.send(result)
+        conn.close()
+    except OSError:
+        pass  # the runner is gone
+    if result[0] != "ok":
+        sys.exit(1)
+
+
+def _die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent exits, and exit now if it already has.
+
+    The parent is the forkserver. It exits when no process holds the write end of its "alive" pipe;
+    multiprocessing hands every child a copy, so we close ours: then the runner is the only holder
+    and its death (even SIGKILL) ends the forkserver, which ends this process.
+    """
+    ppid = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
+    if os.getppid() != ppid:  # the parent died before the request took effect
+        os._exit(1)
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        # A stage that itself uses the forkserver start method gets a fresh server of its own.
+        server._forkserver_alive_fd = None
+        server._forkserver_address = None
+        server._forkserver_pid = None
+
+
+def _log_traceback(p: PlannedStage) -> None:
+    """The child's traceback goes to the stage's log (the CLI points there), not the shared terminal."""
+    try:
+        work = Path(p.dir).with_name(p.dir.name + ".partial")
+        with open(work / "stage.log", "a", encoding="utf-8") as f:
+            f.write(traceback.format_exc())
+    except OSError:
+        pass
