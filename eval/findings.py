@@ -68,8 +68,10 @@ def long2short_rows(results: dict, gates: dict, task: str, long_label: str) -> l
 
 def distill_vs_rl_rows(results: dict, manifests: dict, task: str) -> list[list[str]]:
     rows = []
-    for label, method in (("distill", "SFT on the teacher's rejection-sampled data"),
-                          ("rl-only", "GRPO alone from the same base (rule-based rewards)")):
+    arms = [(label, "the shared starting point (a pretrained stand-in base)") for label in sorted(results)
+            if label.startswith("base.")]
+    for label, method in arms + [("distill", "SFT on the teacher's rejection-sampled data"),
+                                 ("rl-only", "GRPO alone from the same base (rule-based rewards)")]:
         m = _metric(results, label, task)
         summary = (manifests.get(f"student.{label}") or {}).get("summary", {})
         if m:

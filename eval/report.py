@@ -46,6 +46,8 @@ def teacher_text(teacher: dict) -> str:
 def lineage_text(label: str, job: str, lineage: dict, teacher: str) -> str:
     if label == "teacher":
         return teacher
+    if label.startswith("base."):
+        return "pretrained stand-in base (bootstrapped on programmatic traces; no teacher samples)"
     info = lineage.get(job, {})
     parts = [f"method {info.get('kind', '?')}"]
     if info.get("data"):

@@ -325,6 +325,9 @@ def _eval(recipe: Recipe, stage, hw: HardwareConfig) -> StageEstimate:
             wall = tokens / (hw.api_tokens_per_s_per_request * t.max_concurrency) / 3600
             return StageEstimate(stage.name, "eval", 0, 0.0, wall, tokens, "; ".join(["remote API"] + notes))
         params = _teacher_params(recipe, hw)
+    elif stage.inputs.get("model", "").startswith("base."):  # a pretrained stand-in base
+        base = next(s for s in build_graph(recipe) if s.name == stage.inputs["model"])
+        params = tiny_params(BootstrapConfig.model_validate(base.config["base"]).model)
     else:
         params = _job_params(recipe, _job(recipe, _stage_to_job(recipe)[f"student.{label}"]), hw)
     gpu_h = tokens / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600

@@ -105,7 +105,9 @@ def build_graph(recipe: Recipe) -> list[Stage]:
 
     eval_cfg = _dump(recipe.eval)
     eval_cfg.pop("gates")  # gates do not change scores: editing one re-runs only the report
-    evaluated = (["teacher"] if recipe.eval.include_teacher else []) + [
+    # Pretrained stand-in bases are scored too: "distillation vs RL" reads as gains over the same start.
+    bases = [s.name for s in stages if s.kind == "bootstrap" and s.name != "teacher"]
+    evaluated = (["teacher"] if recipe.eval.include_teacher else []) + bases + [
         s for names in produced.values() for s in names]
     for model_stage in evaluated:
         label = model_stage.removeprefix("student.")

@@ -138,6 +138,8 @@ class GRPOJob(JobBase):
     target_length: int | None = Field(None, gt=0, description="L1/LCPO target tokens")
     token_limit: int | None = Field(None, gt=0, description="ThinkPrune limit")
     r1_zero: bool = Field(False, description="RL straight from a base model with a minimal prompt")
+    kl_beta: float = Field(0.0, ge=0, description="KL penalty to the init model (TRL's beta; 0 = none, as in "
+                           "DAPO/Dr. GRPO); > 0 loads a reference model and holds a small student near its init")
 
 
 StudentJob = Annotated[Union[SFTJob, DPOJob, MergeJob, GRPOJob], Field(discriminator="kind")]

@@ -75,6 +75,7 @@ def grpo_config(job: GRPOJob, out):
     vllm = use_vllm()
     return GRPOConfig(**common.common_args(job, out), num_generations=job.num_generations,
                       max_completion_length=job.max_completion_length, temperature=job.temperature,
+                      beta=job.kl_beta,
                       use_vllm=vllm, **({"vllm_mode": "colocate"} if vllm else {}))
 
 
