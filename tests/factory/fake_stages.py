@@ -61,3 +61,8 @@ if __name__ == "__main__":
     from factory.cli import main
 
     main()
+
+
+def calls(log) -> list[str]:
+    """The stage names `echo` ran, in order, from its FAKE_STAGE_LOG file."""
+    return log.read_text().split() if log.exists() else []

@@ -36,18 +36,6 @@ def _diamond(run_dir: Path, **overrides) -> dict:
     return data
 
 
-@pytest.fixture
-def fake(monkeypatch, tmp_path):
-    log = tmp_path / "calls.log"
-    monkeypatch.setenv("FAKE_STAGE_LOG", str(log))
-    monkeypatch.setattr(runner, "stage_function", lambda kind: fake_stages.echo)
-    return log
-
-
-def _calls(log) -> list[str]:
-    return log.read_text().split() if log.exists() else []
-
-
 def _stage(planned, name):
     return next(p for p in planned if p.stage.name == name)
 
@@ -88,7 +76,7 @@ def test_two_workers_same_artifacts_and_stages_overlap(tmp_path, write_recipe, f
     par_recipe = load_recipe(write_recipe(_diamond(tmp_path / "par"), name="par.yaml"))
     par = runner.run(par_recipe, workers=2)
 
-    assert sorted(_calls(fake)) == sorted(p.stage.name for p in par)  # each stage ran exactly once
+    assert sorted(fake_stages.calls(fake)) == sorted(p.stage.name for p in par)  # each stage ran exactly once
     assert [p.dir.name for p in seq] == [p.dir.name for p in par]
     assert all(p.status == "cached" for p in par)
     for a, b in zip(seq, par):
@@ -103,9 +91,9 @@ def test_two_workers_same_artifacts_and_stages_overlap(tmp_path, write_recipe, f
 
     fake.unlink()  # a second parallel run has nothing to do; --until and --force behave as with one worker
     runner.run(par_recipe, workers=2)
-    assert _calls(fake) == []
+    assert fake_stages.calls(fake) == []
     runner.run(par_recipe, until="verify", force=("generate",), workers=2)
-    assert _calls(fake) == ["generate"]
+    assert fake_stages.calls(fake) == ["generate"]
 
 
 def test_failed_stage_names_itself_and_keeps_independent_work(tmp_path, write_recipe, fake, monkeypatch):

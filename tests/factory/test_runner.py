@@ -25,30 +25,18 @@ def _recipe_dict(tmp_path) -> dict:
     return data
 
 
-@pytest.fixture
-def fake(monkeypatch, tmp_path):
-    log = tmp_path / "calls.log"
-    monkeypatch.setenv("FAKE_STAGE_LOG", str(log))
-    monkeypatch.setattr(runner, "stage_function", lambda kind: fake_stages.echo)
-    return log
-
-
-def _calls(log) -> list[str]:
-    return log.read_text().split() if log.exists() else []
-
-
 def test_change_one_field_reruns_only_downstream(tmp_path, write_recipe, fake):
     data = _recipe_dict(tmp_path)
     recipe = load_recipe(write_recipe(data))
     planned = runner.run(recipe)
     all_names = [p.stage.name for p in planned]
-    assert _calls(fake) == all_names
+    assert fake_stages.calls(fake) == all_names
     before = {p.stage.name: read_manifest(p.dir)["started_at"] for p in planned}
 
     # Second run: nothing to do.
     fake.unlink()
     runner.run(recipe)
-    assert _calls(fake) == []
+    assert fake_stages.calls(fake) == []
 
     # Change the SFT job's learning rate: only it and what consumes it are stale.
     data["students"][0]["learning_rate"] = 3e-4
@@ -56,7 +44,7 @@ def test_change_one_field_reruns_only_downstream(tmp_path, write_recipe, fake):
     stale = {p.stage.name for p in runner.plan(recipe) if not p.cached}
     assert stale == {"student.long", "student.short", "eval.long", "eval.short", "report"}
     runner.run(recipe)
-    assert sorted(_calls(fake)) == sorted(stale)
+    assert sorted(fake_stages.calls(fake)) == sorted(stale)
     after = {p.stage.name: read_manifest(p.dir)["started_at"] for p in runner.plan(recipe)}
     for name in set(all_names) - stale:
         assert after[name] == before[name], name
@@ -73,10 +61,10 @@ def test_gate_change_reruns_only_report(tmp_path, write_recipe, fake):
 def test_until_and_force(tmp_path, write_recipe, fake):
     recipe = load_recipe(write_recipe(_recipe_dict(tmp_path)))
     runner.run(recipe, until="verify")
-    assert _calls(fake) == ["prompts", "generate", "verify"]
+    assert fake_stages.calls(fake) == ["prompts", "generate", "verify"]
     fake.unlink()
     runner.run(recipe, until="verify", force=("generate",))
-    assert _calls(fake) == ["generate"]
+    assert fake_stages.calls(fake) == ["generate"]
     with pytest.raises(KeyError, match="unknown stage 'nope'"):
         runner.run(recipe, until="nope")
 
@@ -92,7 +80,7 @@ def test_corrupt_artifact_is_detected_and_rebuilt(tmp_path, write_recipe, fake):
     assert status["verify"].startswith("corrupt: checksum mismatch")
     fake.unlink()
     runner.run(recipe)
-    assert _calls(fake) == ["verify"]
+    assert fake_stages.calls(fake) == ["verify"]
     assert runner.plan(recipe, full_check=True)[3].status == "cached"
 
 
