@@ -50,8 +50,8 @@ def child(args) -> None:
     shutil.rmtree(out, ignore_errors=True)  # the stage would reuse an earlier results.json
     out.mkdir(parents=True)
     ctx = StageContext(f"eval.{args.one}", "eval", {"eval": eval_config(args.one, args.k), "label": "bench",
-                                                    "teacher_model": None},
-                       {"prompts": Path(args.prompts), "model": Path(args.model)}, out, None)
+                                                    "teacher_model": args.model},
+                       {"prompts": Path(args.prompts)}, out, None)
     t0 = time.perf_counter()
     evaluate.run(ctx)
     wall = time.perf_counter() - t0
