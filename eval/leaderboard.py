@@ -23,8 +23,12 @@ def student_rows(data: dict) -> list[dict]:
     rows = []
     for label, res in data["results"].items():
         gate = data["gates"].get(label, {})
-        status = "baseline" if label == "teacher" else (
-            "ship" if gate.get("ship") else ("pass" if gate.get("passed") else "fail"))
+        if label == "teacher":
+            status = "baseline"
+        elif label not in data["gates"]:  # a pretrained stand-in base: scored, never released
+            status = "reference"
+        else:
+            status = "ship" if gate.get("ship") else ("pass" if gate.get("passed") else "fail")
         rows.append({"label": label, "tasks": res, "status": status, "reasons": gate.get("reasons", []),
                      "lineage": data["lineage_text"].get(label, ""), "recipe": data.get("recipe", "")})
     return rows
@@ -79,7 +83,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
 th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
 th{background:#f0f3f8}td.l,th.l{text-align:left}
-.ship{color:#1b7f3b;font-weight:600}.pass{color:#2b5fad}.fail{color:#b23b3b;font-weight:600}.baseline{color:#555}
+.ship{color:#1b7f3b;font-weight:600}.pass{color:#2b5fad}.fail{color:#b23b3b;font-weight:600}.baseline,.reference{color:#555}
 img{max-width:100%;border:1px solid #ddd}small{color:#666}#leaderboard td:last-child{text-align:left}
 """
 

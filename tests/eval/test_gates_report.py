@@ -84,3 +84,13 @@ def test_cross_recipe_leaderboard(tmp_path):
     assert 'id="leaderboard"' in html_path.read_text()
     with pytest.raises(FileNotFoundError, match="no complete report"):
         cross_recipe(tmp_path / "empty", tmp_path / "board2")
+
+
+def test_leaderboard_lists_an_ungated_base_as_reference_not_as_a_failed_student():
+    from eval.leaderboard import student_rows
+
+    data = {"results": {"teacher": {}, "base.distill": {}, "long": {}},
+            "gates": {"long": {"passed": False, "ship": False, "reasons": ["too low"]}},
+            "lineage_text": {}}
+    status = {r["label"]: r["status"] for r in student_rows(data)}
+    assert status == {"teacher": "baseline", "base.distill": "reference", "long": "fail"}
