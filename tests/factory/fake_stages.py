@@ -66,3 +66,12 @@ if __name__ == "__main__":
 def calls(log) -> list[str]:
     """The stage names `echo` ran, in order, from its FAKE_STAGE_LOG file."""
     return log.read_text().split() if log.exists() else []
+
+
+def default_sigint() -> None:
+    """Popen `preexec_fn` for the Ctrl-C tests: a job started in the background by a non-interactive shell
+    (`nohup … &`, some CI runners) inherits SIGINT ignored, Python keeps it ignored, and the run would
+    never see the interrupt. Restore the default so SIGINT raises KeyboardInterrupt as at a terminal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -151,7 +151,8 @@ def test_child_os_error_and_signal_surface_like_in_process(tmp_path, write_recip
 def _cli(args, env=None, log: Path | None = None):
     out = open(log, "w") if log else subprocess.PIPE
     return subprocess.Popen([sys.executable, "-m", "tests.factory.fake_stages", *map(str, args)], cwd=REPO,
-                            env={**os.environ, **(env or {})}, stdout=out, stderr=out, text=True)
+                            env={**os.environ, **(env or {})}, stdout=out, stderr=out, text=True,
+                            preexec_fn=fake_stages.default_sigint)
 
 
 def test_sigkill_of_runner_leaves_no_child_and_rerun_completes(tmp_path, write_recipe):

@@ -95,7 +95,8 @@ def test_truncated_manifest_is_not_trusted(tmp_path, write_recipe, fake):
 def _cli(recipe_path, tmp_path, *args, env=None):
     return subprocess.Popen([sys.executable, "-m", "tests.factory.fake_stages", *args, str(recipe_path)],
                             cwd=REPO, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=fake_stages.default_sigint)
 
 
 def _wait_for(path_glob, root, timeout=30.0):
