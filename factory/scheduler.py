@@ -12,7 +12,6 @@ forkserver exits as soon as the runner is gone, so a killed run leaves no orphan
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -24,6 +23,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from factory import runner
+from factory.lifetime import die_with_parent
 from factory.progress import console
 from factory.runner import PlannedStage, StageFailed
 
@@ -33,7 +33,6 @@ from factory.runner import PlannedStage, StageFailed
 PRELOAD = ["factory.runner", "torch", "transformers", "transformers.models.qwen2.modeling_qwen2", "datasets",
            "trl", "lm_eval", "lm_eval.evaluator", "lm_eval.models.huggingface"]
 TERM_GRACE_S = 5.0
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -214,11 +213,7 @@ def _die_with_parent() -> None:
     and its death (even SIGKILL) ends the forkserver, which ends this process.
     """
     ppid = os.getppid()
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"prctl(PR_SET_PDEATHSIG): {os.strerror(err)}")
+    die_with_parent()
     if os.getppid() != ppid:  # the parent died before the request took effect
         os._exit(1)
     from multiprocessing import forkserver

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from factory.atomic import dumps, write_text
+from factory.lifetime import die_with_parent
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 REPO = Path(__file__).resolve().parent.parent
@@ -80,7 +81,8 @@ def launch(ctx, job) -> dict:
     ctx.log("launch: " + " ".join(cmd))
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              preexec_fn=die_with_parent)  # `accelerate launch` dies with the stage
     if proc.returncode != 0 or not summary_path.exists():
         raise RuntimeError(f"student '{job.name}' failed under accelerate (exit {proc.returncode}); see {log_path}")
     summary = json.loads(summary_path.read_text())

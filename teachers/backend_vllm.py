@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from factory.lifetime import die_with_parent
 from teachers.backend_base import GenOutput, GenRequest, SamplingSpec
 
 READY_TIMEOUT_S = 900
@@ -35,8 +36,9 @@ class _Worker:
     def __init__(self, cmd: list[str], env: dict, log_path: Path):
         self.log_path = log_path
         self.log = open(log_path, "ab")
+        # The worker dies with the stage (factory.lifetime): an orphan would keep its GPU memory.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     env=env, text=True, bufsize=1)
+                                     env=env, text=True, bufsize=1, preexec_fn=die_with_parent)
 
     def send(self, obj: dict) -> None:
         self.proc.stdin.write(json.dumps(obj) + "\n")
