@@ -92,7 +92,7 @@ def render(report_dir: Path, run_root: Path, task: str = "heldout", long_label: 
     from eval.report import manifests_behind
 
     manifests = manifests_behind(report_dir)  # this run's stages only, not older hashes in the folder
-    datasets_dir = ((_load(report_dir / "manifest.json").get("inputs") or {}).get("datasets") or {}).get("dir")
+    datasets_dir = (((manifests.get("report") or {}).get("inputs") or {}).get("datasets") or {}).get("dir")
     stats = _load(run_root / datasets_dir / "stats.json") if datasets_dir else {}
     checks = meaningful_checks(results, stats, task, long_label)
     l2s = long2short_rows(results, gates, task, long_label)

