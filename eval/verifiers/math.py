@@ -1,87 +1,164 @@
-"""Math verifier: math-verify on the final answer, behind an exact fast path and a cache.
+"""Math verifier: the verdict is math-verify's verdict; a fast path and caches only make it cheaper.
 
-Order of work for one (gold, answer) pair:
-1. Extract the final answer: the last `\\boxed{}` of the answer text (text after `</think>`), else its last
-   `$...$` math segment, else the whole answer text. An empty box is an empty answer: incorrect.
-2. Cache keyed by (gold, normalized answer): a teacher's n samples of one prompt repeat the same answers.
-3. Fast path (eval/verifiers/math_fast.py): normalized string equality, equal exact numbers (`1/2`,
-   `\\frac12`, `\\frac{1}{2}`, `0.5`, unicode minus), or equal values of simple constant expressions
-   (`3\\sqrt{2}` vs `\\sqrt{18}`); two different exact values are a definite mismatch; the rest goes on.
-4. math-verify (`parse` / `verify`, gold FIRST: verify is not symmetric) with its SIGALRM timeouts switched
-   off and our own per-item deadline (eval/verifiers/deadline.py), so it works in threads and workers.
-   A deadline hit gives correct None, reason "timeout" (not cached).
+What math-verify is asked (the configuration of its own test suite, tests/test_all.py `compare_strings`):
+`verify(parse(gold_text, CONFIG), parse(answer, CONFIG))`, gold FIRST (verify is not symmetric), with
+CONFIG = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()) and verify's defaults
+(float_rounding 6, strict). `answer` is the whole text after `</think>`: math-verify finds the answer in it
+(all boxes, "final answer is", `$…$`, plain numbers); there is no extraction of our own.
+
+The gold (`gold_text`): a gold that already holds math delimiters (`$`, `\\(`, `\\[`) or `\\boxed` is given as
+is, like math-verify's test golds; so is a bare plain number (`42`, `1,000`, and the decimal comma `1,22`, which
+math-verify reads as 1.22). Any other bare gold (MATH-500 style `2x+3`, `\\frac{\\sqrt3}{2}`) is one LaTeX
+answer and goes inside `$…$`: as raw text math-verify would read `2x+3` as `2` and `\\frac{\\sqrt3}{2}` as nothing.
+
+Cheaper, never different (order of judging never matters; every cache memoizes a deterministic function):
+1. verdict cache keyed by (gold, exact answer text): a teacher's n samples repeat answers verbatim.
+2. the gold is parsed once (LRU), not once per sample.
+3. exact fast path (eval/verifiers/math_fast.py): a lone boxed integer/fraction/decimal against a rational gold.
+4. after math-verify parsed the answer, a second verdict cache keyed by (gold, the parsed form: `srepr` of each
+   sympy result and the fallback string): different texts with one parsed form share math-verify's verdict.
+5. math-verify `verify` itself.
+math-verify's SIGALRM timeouts are off; our per-item deadline (eval/verifiers/deadline.py) bounds gold parse,
+answer parse and verify, so it also works in threads. A deadline hit gives correct None, reason "timeout" (not
+cached); a gold math-verify cannot parse gives correct None, reason "gold not parseable".
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from eval.verifiers.deadline import DeadlineExceeded, call_with_deadline
-from eval.verifiers.format import last_boxed, last_math_segment
-from eval.verifiers.math_fast import fast_verdict, normalize
+from eval.verifiers.math_fast import fast_verdict, gold_value
 
 VERIFIER = "math"
 CACHE_MAX = 200_000
-_cache: dict[tuple[str, str], tuple[bool | None, str]] = {}
+_BARE_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.,]\d+)?|-?\.\d+")
+_DELIMITED = ("$", "\\(", "\\[", "\\boxed")
+_cache: dict[tuple[str, str], tuple[bool, str]] = {}  # (gold, answer text) -> verdict
+_form_cache: dict[tuple[str, tuple], bool] = {}  # (gold, parsed answer) -> math-verify's verdict
+_gold_values: dict[str, object] = {}  # gold -> Fraction | None (fast path) | _UNPARSEABLE
+_UNPARSEABLE = "gold not parseable"
+
+
+@lru_cache(maxsize=1)
+def extraction_config() -> tuple:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    return (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+
+
+def gold_text(gold) -> str:
+    """The text math-verify parses for a gold answer (module docstring)."""
+    text = str(gold).strip()
+    if any(d in text for d in _DELIMITED) or _BARE_NUMBER.fullmatch(text):
+        return text
+    return f"${text}$"
+
+
+def _quiet_math_verify() -> None:
+    import math_verify.grader
+    import math_verify.parser
+
+    math_verify.parser.TIMEOUT_WARNING_SHOWN = math_verify.grader.TIMEOUT_WARNING_SHOWN = True
+
+
+def parse_answer(text: str) -> list:
+    """math-verify's parse of an answer text, CONFIG, its timeout off (we run it under our deadline)."""
+    from math_verify import parse
+
+    _quiet_math_verify()
+    return parse(text, extraction_config(), parsing_timeout=None)
 
 
 @lru_cache(maxsize=4096)
-def _parsed_gold(gold: str):
-    from math_verify import parse
-
-    text = gold if ("$" in gold or "\\boxed" in gold) else f"\\boxed{{{gold}}}"
-    return parse(text, parsing_timeout=None)
+def parsed_gold(gold: str) -> list:
+    return parse_answer(gold_text(gold))
 
 
-def math_verify_equal(gold: str, pred_text: str) -> bool | None:
-    """math-verify with its own timeouts off (run under our deadline); None when the gold does not parse."""
-    import math_verify.grader
-    import math_verify.parser
+def math_verify_equal(gold: str, answer: str) -> bool | None:
+    """math-verify's verdict with its timeouts off (run it under a deadline); None when the gold does not parse."""
+    from math_verify import verify
+
+    g = parsed_gold(str(gold))
+    if not g:
+        return None
+    return bool(verify(g, parse_answer(answer), timeout_seconds=None))
+
+
+def reference_equal(gold: str, answer: str) -> bool:
+    """Plain math-verify, nothing cached, its own timeouts on: what tests and the bench compare the factory with."""
     from math_verify import parse, verify
 
-    math_verify.parser.TIMEOUT_WARNING_SHOWN = math_verify.grader.TIMEOUT_WARNING_SHOWN = True
-    parsed_gold = _parsed_gold(gold)
-    if not parsed_gold:
-        return None
-    return bool(verify(parsed_gold, parse(pred_text, parsing_timeout=None), timeout_seconds=None))
+    config = extraction_config()
+    return bool(verify(parse(gold_text(gold), config), parse(answer, config)))
 
 
 def judge_math(answer: str, gold: str, timeout_s: float = 5.0) -> dict:
     """Verdict for the answer text (after `</think>`) of a math sample against its gold answer."""
-    pred, pred_text = extract_prediction(answer)
-    if not pred:
-        return _verdict(False, "empty answer")
-    gold = str(gold)
-    key = (gold, normalize(pred))
-    if key not in _cache:
-        correct, reason = fast_verdict(normalize(gold), key[1]) or _slow_verdict(gold, pred_text, timeout_s)
-        if reason == "timeout":
-            return _verdict(correct, reason)
-        if len(_cache) >= CACHE_MAX:
-            _cache.clear()
-        _cache[key] = (correct, reason)
-    return _verdict(*_cache[key])
-
-
-def extract_prediction(answer: str) -> tuple[str, str]:
-    """(final answer, the text math-verify should parse for it): boxed, else last `$...$`, else the whole answer."""
-    boxed = last_boxed(answer)
-    if boxed is not None:
-        return boxed, f"\\boxed{{{boxed}}}"
-    segment = last_math_segment(answer)
-    if segment:
-        return segment, f"${segment}$"
-    return answer.strip(), answer
-
-
-def _slow_verdict(gold: str, pred_text: str, timeout_s: float) -> tuple[bool | None, str]:
+    gold, answer = str(gold), answer or ""
+    key = (gold, answer)
+    if key in _cache:
+        return _verdict(*_cache[key])
     try:
-        equal = call_with_deadline(math_verify_equal, (gold, pred_text), timeout_s)
+        value = _gold_value(gold, timeout_s)
+        if value is _UNPARSEABLE:
+            return _verdict(None, _UNPARSEABLE)
+        result = fast_verdict(value, answer) or call_with_deadline(_slow_verdict, (gold, answer), timeout_s)
     except DeadlineExceeded:
-        return None, "timeout"
-    if equal is None:
-        return None, "gold not parseable"
-    return equal, "math-verify" if equal else "wrong answer"
+        return _verdict(None, "timeout")
+    if result[0] is None:
+        return _verdict(*result)
+    _remember(_cache, key, result)
+    return _verdict(*result)
+
+
+def _gold_value(gold: str, timeout_s: float):
+    if gold not in _gold_values:
+        _remember(_gold_values, gold, call_with_deadline(_gold_fast_value, (gold,), timeout_s))
+    return _gold_values[gold]
+
+
+def _gold_fast_value(gold: str):
+    parsed = parsed_gold(gold)
+    return gold_value(parsed) if parsed else _UNPARSEABLE
+
+
+def _slow_verdict(gold: str, answer: str) -> tuple[bool | None, str]:
+    """math-verify on the answer, behind the parsed-form cache (runs under the caller's deadline)."""
+    from math_verify import verify
+
+    g = parsed_gold(gold)
+    if not g:
+        return None, _UNPARSEABLE
+    parsed = parse_answer(answer)
+    if not parsed:
+        return False, "no answer found"
+    form = (gold, parsed_form(parsed))
+    if form not in _form_cache:
+        _remember(_form_cache, form, bool(verify(g, parsed, timeout_seconds=None)))
+    return (True, "math-verify") if _form_cache[form] else (False, "wrong answer")
+
+
+def parsed_form(parsed: list) -> tuple:
+    """A lossless key for math-verify's parse result: `srepr` (sympy's exact constructor form) or the string."""
+    from sympy import srepr
+
+    return tuple(("str", x) if isinstance(x, str) else (type(x).__name__, srepr(x)) for x in parsed)
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= CACHE_MAX:
+        cache.clear()
+    cache[key] = value
+
+
+def clear_caches() -> None:
+    """Forget every memoized verdict and gold parse (tests, benchmarks)."""
+    _cache.clear()
+    _form_cache.clear()
+    _gold_values.clear()
+    parsed_gold.cache_clear()
 
 
 def _verdict(correct: bool | None, reason: str) -> dict:

@@ -1,181 +1,96 @@
-"""The math verifier's fast path: decide cheap cases without sympy, defer everything else to math-verify.
+"""The math verifier's fast path: settle with exact arithmetic only what math-verify provably settles the same way.
 
-A teacher's samples are mostly plain numbers and simple closed forms; math-verify (sympy + an ANTLR LaTeX
-parser) costs milliseconds per pair. Here:
-- `normalize`: strip `$`, spacing macros, `\\left`/`\\right`, whitespace, a trailing period; ascii minus for
-  the unicode one; `\\dfrac`/`\\tfrac` -> `\\frac`.
-- `exact_number`: integers, decimals, `a/b`, `\\frac{a}{b}`, `\\frac12` as exact rationals.
-- `constant_value`: the float value of a constant expression built only from numbers, + - * / ^, braces,
-  parentheses, `\\frac`, `\\sqrt`, `\\pi`, `\\cdot`, `\\times` and implicit products (`3\\sqrt{2}`,
-  `\\frac{3}{4}\\pi`); None for anything else (variables, sets, units, intervals, text).
-- `bracketed_values`: intervals and tuples of such constants (`(-3, 84]`, `[0, \\infty)`, `(1, \\frac12)`),
-  compared bracket by bracket and element by element.
-`fast_verdict` returns a verdict only when these settle the question; otherwise None (ask math-verify).
+math-verify (its regex extraction, then sympy and an ANTLR LaTeX parser) costs milliseconds per answer; most of
+that is parsing. A teacher's final answers are mostly one boxed number. For exactly that shape this module knows
+what math-verify extracts, without running it:
+
+- the answer text is `<plain prose>` + optional `$`, `$$`, `\\(` or `\\[` + `\\boxed{N}` + the matching closing
+  delimiter + an optional period, and nothing else. The prose has no `$`, backslash, brace, bracket, parenthesis,
+  percent sign or the word "hope" (math-verify's priority-0 "final answer is ... I hope" pattern). With
+  `boxed_match_priority=0` the box is then the only priority-0 match: math-verify reads N and nothing else.
+- N is a canonical literal: an integer without leading zeros (`0`, `-17`), a decimal of at most 15 significant
+  digits (`-0.75`), or `\\frac{a}{b}` / `\\dfrac{a}{b}` / `\\tfrac{a}{b}` / `\\frac12` with canonical integers
+  (a leading minus allowed). Commas, spaces, exponents, units, currency, percent, mixed numbers (`2\\frac12`),
+  ranges (`3–5`) and arrows never match: they go to math-verify.
+- the gold side is math-verify's own parse of the gold (cached by eval/verifiers/math.py): it must be exactly
+  `[Integer or Rational, its string]`, and that string must be a canonical literal of the same value.
+
+The verdict (`fast_verdict`), with no float anywhere (Python `Fraction`):
+- equal values -> correct. math-verify agrees: equal rationals compare equal, and a decimal equal to a rational
+  rounds equal at any precision.
+- an integer or fraction answer of a different value -> wrong. math-verify compares two rationals exactly, and
+  its string fallback cannot match (two canonical literals of different values are different strings).
+- a decimal answer of a different value -> None: math-verify rounds floats to 6 digits (`1/3` = `0.333333`),
+  so only math-verify may decide it. Everything else -> None as well.
+The differential test (tests/eval/verifiers/test_math_differential.py) checks this against plain math-verify.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from fractions import Fraction
 
-_SPACES = re.compile(r"\\[,;:! ]|\\quad|\\qquad|\\displaystyle|\\left|\\right|\s+")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_SLASH = re.compile(r"^([+-]?)(\d+)/(\d+)$")
-_FRAC = re.compile(r"^([+-]?)\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{(\d+)\}|(\d))$")
-_TOKEN = re.compile(r"\d+\.?\d*|\.\d+|\\frac|\\sqrt|\\pi|\\cdot|\\times|[-+*/^(){}]")
-_PRIMARY_START = ("\\frac", "\\sqrt", "\\pi", "(", "{")
-_BRACKETED = re.compile(r"^([\[(])([^\[\]()]*)([\])])$")
-_INFINITY = {"\\infty": math.inf, "+\\infty": math.inf, "-\\infty": -math.inf}
+_INT = r"(?:0|[1-9]\d*)"
+_DECIMAL = rf"{_INT}\.\d+"
+_FRAC = rf"\\[dt]?frac\{{(?P<num>{_INT})\}}\{{(?P<den>[1-9]\d*)\}}|\\frac(?P<num1>\d)(?P<den1>[1-9])"
+_LITERAL = re.compile(rf"(?P<minus>-)?(?:(?P<int>{_INT})|(?P<dec>{_DECIMAL})|{_FRAC})")
+_PROSE = r"[A-Za-z0-9 \t\n,.:;!?'*\-]*"
+_ANSWER = re.compile(
+    rf"(?P<prose>{_PROSE}?)(?P<open>\$\$|\$|\\\[|\\\()?\s*\\boxed\{{(?P<lit>[^{{}}]*(?:\{{[^{{}}]*\}}[^{{}}]*)*)\}}"
+    rf"\s*(?P<close>\$\$|\$|\\\]|\\\))?\s*\.?\s*"
+)
+_CLOSING = {None: None, "$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
+MAX_DIGITS = 15
 
 
-def normalize(text: str) -> str:
-    text = text.replace("\u2212", "-").replace("\u2013", "-").replace("$", "")
-    text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    return _SPACES.sub("", text).rstrip(".")
-
-
-def exact_number(text: str) -> Fraction | None:
-    if _NUMBER.match(text):
-        return Fraction(text)
-    m = _SLASH.match(text) or _FRAC.match(text)
-    if not m:
+def literal_value(text: str) -> tuple[Fraction, str] | None:
+    """(exact value, kind "int" | "frac" | "decimal") of a canonical literal (module docstring), else None."""
+    m = _LITERAL.fullmatch(text)
+    if m is None or text == "-0":
         return None
-    sign, *parts = m.groups()
-    num, den = [p for p in parts if p is not None]
-    if int(den) == 0:
-        return None
-    value = Fraction(int(num), int(den))
-    return -value if sign == "-" else value
-
-
-def constant_value(text: str) -> float | None:
-    """Float value of a simple constant LaTeX expression (see module docstring), else None."""
-    tokens = _TOKEN.findall(text)
-    if not tokens or "".join(tokens) != text:
-        return None
-    try:
-        parser = _Parser(tokens)
-        value = parser.expr()
-        return value if parser.done() and math.isfinite(value) else None
-    except (ValueError, ZeroDivisionError, OverflowError, IndexError):
-        return None
-
-
-def bracketed_values(text: str) -> tuple[str, list[float], str] | None:
-    """(open bracket, element values, close bracket) of an interval or tuple of constants, else None."""
-    m = _BRACKETED.match(text)
-    if not m or "," not in m.group(2):
-        return None
-    values = [_INFINITY.get(e, None) if e in _INFINITY else constant_value(e) for e in m.group(2).split(",")]
-    return None if any(v is None for v in values) else (m.group(1), values, m.group(3))
-
-
-def _far_apart(x: float, y: float) -> bool:
-    """Too far apart for one to be a rounding of the other (math-verify rounds to 6 digits)."""
-    return abs(x - y) > 1e-4 * max(1.0, abs(x), abs(y))
-
-
-def _same_values(a: list[float], b: list[float]) -> bool:
-    return len(a) == len(b) and all(x == y or math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-12) for x, y in zip(a, b))
-
-
-class _Parser:
-    """Recursive descent over LaTeX tokens: expr := term (+|- term)*; term := factor (*|/|implicit factor)*."""
-
-    def __init__(self, tokens: list[str]):
-        self.tokens, self.i = tokens, 0
-
-    def done(self) -> bool:
-        return self.i == len(self.tokens)
-
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self) -> str:
-        self.i += 1
-        return self.tokens[self.i - 1]
-
-    def expr(self) -> float:
-        value = self.term()
-        while self.peek() in ("+", "-"):
-            value = value + self.term() if self.take() == "+" else value - self.term()
-        return value
-
-    def term(self) -> float:
-        value = self.factor()
-        while True:
-            tok = self.peek()
-            if tok in ("*", "\\cdot", "\\times", "/"):
-                op = self.take()
-                value = value / self.factor() if op == "/" else value * self.factor()
-            elif tok is not None and (tok in _PRIMARY_START or tok[0].isdigit() or tok[0] == "."):
-                value *= self.factor()
-            else:
-                return value
-
-    def factor(self) -> float:
-        if self.peek() in ("-", "+"):
-            return -self.factor() if self.take() == "-" else self.factor()
-        base = self.primary()
-        if self.peek() == "^":
-            self.take()
-            exponent = self.argument()
-            if abs(exponent) > 1000:
-                raise OverflowError
-            return float(base**exponent)
-        return base
-
-    def argument(self) -> float:
-        """A macro argument: `{expr}` or a single digit (`\\frac12`, `2^3`)."""
-        tok = self.peek()
-        if tok == "{":
-            return self.primary()
-        if tok is not None and tok.isdigit():
-            self.tokens[self.i] = tok[1:]
-            if not self.tokens[self.i]:
-                self.i += 1
-            return float(tok[0])
-        return self.primary()
-
-    def primary(self) -> float:
-        tok = self.take()
-        if tok in ("(", "{"):
-            value = self.expr()
-            if self.take() != {"(": ")", "{": "}"}[tok]:
-                raise ValueError("unbalanced")
-            return value
-        if tok == "\\frac":
-            return self.argument() / self.argument()
-        if tok == "\\sqrt":
-            return math.sqrt(self.argument())
-        if tok == "\\pi":
-            return math.pi
-        if tok[0].isdigit() or tok[0] == ".":
-            return float(tok)
-        raise ValueError(f"unexpected {tok}")
-
-
-def fast_verdict(gold: str, pred: str) -> tuple[bool, str] | None:
-    """(correct, reason) for normalized gold and prediction when the cheap checks are conclusive, else None."""
-    if gold == pred:
-        return True, "exact match"
-    g, p = exact_number(gold), exact_number(pred)
-    if g is not None and p is not None:
-        if g == p:
-            return True, "equal numbers"
-        return (False, "wrong answer") if "." not in gold + pred or _far_apart(float(g), float(p)) else None
-    gb, pb = bracketed_values(gold), bracketed_values(pred)
-    if gb is not None and pb is not None:
-        equal = gb[0] == pb[0] and gb[2] == pb[2] and _same_values(gb[1], pb[1])
-    else:
-        gv, pv = constant_value(gold), constant_value(pred)
-        if gv is None or pv is None:
+    sign = -1 if m["minus"] else 1
+    if m["int"] is not None:
+        return sign * Fraction(int(m["int"])), "int"
+    if m["dec"] is not None:
+        digits = m["dec"].replace(".", "").lstrip("0")
+        if len(digits) > MAX_DIGITS or Fraction(m["dec"]) == 0:
             return None
-        equal = _same_values([gv], [pv])
-        gb, pb = ("", [gv], ""), ("", [pv], "")
-    if equal:
-        return True, "equal values"
-    # a decimal may be a rounding of the exact value: math-verify's rounding rules decide the close calls
-    far = len(gb[1]) != len(pb[1]) or any(_far_apart(x, y) for x, y in zip(gb[1], pb[1]))
-    return (False, "wrong answer") if "." not in gold + pred or far else None
+        return sign * Fraction(m["dec"]), "decimal"
+    num, den = (m["num"], m["den"]) if m["num"] is not None else (m["num1"], m["den1"])
+    return sign * Fraction(int(num), int(den)), "frac"
+
+
+def answer_literal(answer: str) -> tuple[Fraction, str] | None:
+    """The literal math-verify extracts from `answer` when the answer has the one-boxed-number shape, else None."""
+    m = _ANSWER.fullmatch(answer)
+    if m is None or _CLOSING[m["open"]] != m["close"] or "hope" in m["prose"].lower():
+        return None
+    return literal_value(m["lit"].strip())
+
+
+def gold_value(parsed_gold: list) -> Fraction | None:
+    """The exact value of a gold that math-verify parsed to `[Integer or Rational, its canonical literal]`."""
+    import sympy
+
+    if len(parsed_gold) != 2 or not isinstance(parsed_gold[1], str):
+        return None
+    value, text = parsed_gold
+    if not isinstance(value, sympy.Rational):  # Integer is a Rational; Float, percent products, sets are not
+        return None
+    literal = literal_value(text.strip())
+    if literal is None or literal[1] == "decimal" or literal[0] != Fraction(int(value.p), int(value.q)):
+        return None
+    return literal[0]
+
+
+def fast_verdict(gold: Fraction | None, answer: str) -> tuple[bool, str] | None:
+    """(correct, reason) when exact arithmetic settles it the way math-verify would (module docstring), else None."""
+    if gold is None:
+        return None
+    literal = answer_literal(answer)
+    if literal is None:
+        return None
+    value, kind = literal
+    if value == gold:
+        return True, "equal numbers"
+    return None if kind == "decimal" else (False, "wrong answer")
