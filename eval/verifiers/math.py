@@ -6,7 +6,7 @@ CONFIG = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
 (float_rounding 6, strict). `answer` is the whole text after `</think>`: math-verify finds the answer in it
 (all boxes, "final answer is", `$…$`, plain numbers); there is no extraction of our own.
 
-The gold (`gold_text`): a gold that already holds math delimiters (`$`, `\\(`, `\\[`) or `\\boxed` is given as
+The gold (`gold_text`): a gold that already holds math delimiters (`$` but not `\\$`, `\\(`, `\\[`) or `\\boxed` is given as
 is, like math-verify's test golds; so is a bare plain number (`42`, `1,000`, and the decimal comma `1,22`, which
 math-verify reads as 1.22). Any other bare gold (MATH-500 style `2x+3`, `\\frac{\\sqrt3}{2}`) is one LaTeX
 answer and goes inside `$…$`: as raw text math-verify would read `2x+3` as `2` and `\\frac{\\sqrt3}{2}` as nothing.
@@ -34,7 +34,7 @@ from eval.verifiers.math_fast import fast_verdict, gold_value
 VERIFIER = "math"
 CACHE_MAX = 200_000
 _BARE_NUMBER = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.,]\d+)?|-?\.\d+")
-_DELIMITED = ("$", "\\(", "\\[", "\\boxed")
+_DELIMITED = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\boxed")  # `\$` is a dollar sign, not a delimiter
 _cache: dict[tuple[str, str], tuple[bool, str]] = {}  # (gold, answer text) -> verdict
 _form_cache: dict[tuple[str, tuple], bool] = {}  # (gold, parsed answer) -> math-verify's verdict
 _gold_values: dict[str, object] = {}  # gold -> Fraction | None (fast path) | _UNPARSEABLE
@@ -51,7 +51,7 @@ def extraction_config() -> tuple:
 def gold_text(gold) -> str:
     """The text math-verify parses for a gold answer (module docstring)."""
     text = str(gold).strip()
-    if any(d in text for d in _DELIMITED) or _BARE_NUMBER.fullmatch(text):
+    if _DELIMITED.search(text) or _BARE_NUMBER.fullmatch(text):
         return text
     return f"${text}$"
 
