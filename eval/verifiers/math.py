@@ -15,9 +15,11 @@ Cheaper, never different (order of judging never matters; every cache memoizes a
 1. verdict cache keyed by (gold, exact answer text): a teacher's n samples repeat answers verbatim.
 2. the gold is parsed once (LRU), not once per sample.
 3. exact fast path (eval/verifiers/math_fast.py): a lone boxed integer/fraction/decimal against a rational gold.
-4. after math-verify parsed the answer, a second verdict cache keyed by (gold, the parsed form: `srepr` of each
+4. a one-boxed-answer text (`So the answer is $\\boxed{X}$.`, math_fast.boxed_answer) is parsed once per box
+   content X (its exact extracted text): math-verify parses it as it parses `\\boxed{X}` whenever X parses.
+5. after math-verify parsed the answer, a second verdict cache keyed by (gold, the parsed form: `srepr` of each
    sympy result and the fallback string): different texts with one parsed form share math-verify's verdict.
-5. math-verify `verify` itself.
+6. math-verify `verify` itself.
 math-verify's SIGALRM timeouts are off; our per-item deadline (eval/verifiers/deadline.py) bounds gold parse,
 answer parse and verify, so it also works in threads. A deadline hit gives correct None, reason "timeout" (not
 cached); a gold math-verify cannot parse gives correct None, reason "gold not parseable".
@@ -29,7 +31,7 @@ import re
 from functools import lru_cache
 
 from eval.verifiers.deadline import DeadlineExceeded, call_with_deadline
-from eval.verifiers.math_fast import fast_verdict, gold_value
+from eval.verifiers.math_fast import bare_number, boxed_answer, fast_verdict, gold_value
 
 VERIFIER = "math"
 CACHE_MAX = 200_000
@@ -120,6 +122,9 @@ def _gold_value(gold: str, timeout_s: float):
 
 
 def _gold_fast_value(gold: str):
+    bare = bare_number(gold)
+    if bare is not None and bare[1] == "int":  # math-verify reads [Integer, its digits]: no need to parse it here
+        return bare[0]
     parsed = parsed_gold(gold)
     return gold_value(parsed) if parsed else _UNPARSEABLE
 
@@ -131,16 +136,29 @@ def _slow_verdict(gold: str, answer: str) -> tuple[bool | None, str]:
     g = parsed_gold(gold)
     if not g:
         return None, _UNPARSEABLE
-    parsed = parse_answer(answer)
+    parsed = _parse_boxed(boxed_answer(answer)) or parse_answer(answer)
     if not parsed:
         return False, "no answer found"
     form = (gold, parsed_form(parsed))
     if form not in _form_cache:
-        _remember(_form_cache, form, bool(verify(g, parsed, timeout_seconds=None)))
+        _remember(_form_cache, form, bool(verify(g, list(parsed), timeout_seconds=None)))
     return (True, "math-verify") if _form_cache[form] else (False, "wrong answer")
 
 
-def parsed_form(parsed: list) -> tuple:
+@lru_cache(maxsize=65536)
+def _parse_boxed(box: str | None) -> tuple | None:
+    """math-verify's parse of a one-boxed-answer text, keyed by the box's exact content (math_fast.boxed_answer).
+
+    Only a parse that read the box (a sympy value first) stands for the whole text; otherwise math-verify would go
+    on to other parts of the text, so None: parse the whole text.
+    """
+    if box is None:
+        return None
+    parsed = parse_answer(f"\\boxed{{{box}}}")
+    return tuple(parsed) if len(parsed) == 2 and not isinstance(parsed[0], str) else None
+
+
+def parsed_form(parsed) -> tuple:
     """A lossless key for math-verify's parse result: `srepr` (sympy's exact constructor form) or the string."""
     from sympy import srepr
 
@@ -159,6 +177,7 @@ def clear_caches() -> None:
     _form_cache.clear()
     _gold_values.clear()
     parsed_gold.cache_clear()
+    _parse_boxed.cache_clear()
 
 
 def _verdict(correct: bool | None, reason: str) -> dict:

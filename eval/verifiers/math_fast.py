@@ -5,15 +5,19 @@ that is parsing. A teacher's final answers are mostly one boxed number. For exac
 what math-verify extracts, without running it:
 
 - the answer text is `<plain prose>` + optional `$`, `$$`, `\\(` or `\\[` + `\\boxed{N}` + the matching closing
-  delimiter + an optional period, and nothing else. The prose has no `$`, backslash, brace, bracket, parenthesis,
-  percent sign or the word "hope" (math-verify's priority-0 "final answer is ... I hope" pattern). With
+  delimiter + an optional period, and nothing else (`boxed_answer`). The prose has no `$`, backslash, brace,
+  bracket, parenthesis, percent sign or the word "hope" (math-verify's priority-0 "final answer is ... I hope"
+  pattern); the box holds balanced braces and no `$`, newline, `\\boxed`, `\\fbox`, `\\)` or `\\]`. With
   `boxed_match_priority=0` the box is then the only priority-0 match: math-verify reads N and nothing else.
 - N is a canonical literal: an integer without leading zeros (`0`, `-17`), a decimal of at most 15 significant
   digits (`-0.75`), or `\\frac{a}{b}` / `\\dfrac{a}{b}` / `\\tfrac{a}{b}` / `\\frac12` with canonical integers
   (a leading minus allowed). Commas, spaces, exponents, units, currency, percent, mixed numbers (`2\\frac12`),
   ranges (`3–5`) and arrows never match: they go to math-verify.
+- or the answer text is nothing but a canonical integer or decimal (`bare_number`): math-verify's number
+  extraction reads it whole.
 - the gold side is math-verify's own parse of the gold (cached by eval/verifiers/math.py): it must be exactly
-  `[Integer or Rational, its string]`, and that string must be a canonical literal of the same value.
+  `[Integer or Rational, its string]`, and that string must be a canonical literal of the same value. A gold
+  that is a bare canonical integer is known without parsing (`bare_number`: math-verify reads `[Integer, digits]`).
 
 The verdict (`fast_verdict`), with no float anywhere (Python `Fraction`):
 - equal values -> correct. math-verify agrees: equal rationals compare equal, and a decimal equal to a rational
@@ -34,13 +38,39 @@ _INT = r"(?:0|[1-9]\d*)"
 _DECIMAL = rf"{_INT}\.\d+"
 _FRAC = rf"\\[dt]?frac\{{(?P<num>{_INT})\}}\{{(?P<den>[1-9]\d*)\}}|\\frac(?P<num1>\d)(?P<den1>[1-9])"
 _LITERAL = re.compile(rf"(?P<minus>-)?(?:(?P<int>{_INT})|(?P<dec>{_DECIMAL})|{_FRAC})")
-_PROSE = r"[A-Za-z0-9 \t\n,.:;!?'*\-]*"
+_PROSE = r"[A-Za-z0-9 \t\n,.:;!?'*=\-]*"
 _ANSWER = re.compile(
-    rf"(?P<prose>{_PROSE}?)(?P<open>\$\$|\$|\\\[|\\\()?\s*\\boxed\{{(?P<lit>[^{{}}]*(?:\{{[^{{}}]*\}}[^{{}}]*)*)\}}"
-    rf"\s*(?P<close>\$\$|\$|\\\]|\\\))?\s*\.?\s*"
+    rf"(?P<prose>{_PROSE}?)(?P<open>\$\$|\$|\\\[|\\\()?\s*\\boxed\{{(?P<box>.*)\}}"
+    rf"\s*(?P<close>\$\$|\$|\\\]|\\\))?\s*\.?\s*",
+    re.DOTALL,
 )
 _CLOSING = {None: None, "$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
+_NOT_IN_BOX = ("$", "\n", "\\boxed", "\\fbox", "\\)", "\\]")
 MAX_DIGITS = 15
+
+
+def boxed_answer(answer: str) -> str | None:
+    """The content of the one box of a one-boxed-answer text (module docstring), else None.
+
+    For such a text math-verify's extraction reads the box and nothing else whenever the content parses, so
+    its parse equals the parse of `\\boxed{content}` alone: the content is the exact extracted text.
+    """
+    m = _ANSWER.fullmatch(answer)
+    if m is None or _CLOSING[m["open"]] != m["close"] or "hope" in m["prose"].lower():
+        return None
+    box = m["box"]
+    if any(s in box for s in _NOT_IN_BOX) or not _balanced(box):
+        return None
+    return box
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def literal_value(text: str) -> tuple[Fraction, str] | None:
@@ -61,11 +91,19 @@ def literal_value(text: str) -> tuple[Fraction, str] | None:
 
 
 def answer_literal(answer: str) -> tuple[Fraction, str] | None:
-    """The literal math-verify extracts from `answer` when the answer has the one-boxed-number shape, else None."""
-    m = _ANSWER.fullmatch(answer)
-    if m is None or _CLOSING[m["open"]] != m["close"] or "hope" in m["prose"].lower():
-        return None
-    return literal_value(m["lit"].strip())
+    """The literal math-verify extracts from `answer`: a one-boxed-number text, or a bare integer or decimal."""
+    bare = bare_number(answer)
+    if bare is not None:
+        return bare
+    box = boxed_answer(answer)
+    return None if box is None else literal_value(box.strip())
+
+
+def bare_number(text: str) -> tuple[Fraction, str] | None:
+    """A text that is nothing but a canonical integer or decimal: math-verify's number extraction reads exactly it
+    (no LaTeX environment, no other match), as an Integer (its own digits as the string) or a Float."""
+    literal = literal_value(text.strip())
+    return literal if literal is not None and literal[1] != "frac" else None
 
 
 def gold_value(parsed_gold: list) -> Fraction | None:

@@ -123,7 +123,8 @@ FAMILIES = [family_int, family_power, family_fraction, family_decimal, family_mi
 WRAPS = [
     "\\boxed{{{}}}", "So the answer is $\\boxed{{{}}}$.", "**Final Answer**\n\\[\n\\boxed{{{}}}\n\\]", "${}$",
     "The final answer is ${}$. I hope it is correct.", "{}", "Answer: {}", "\\boxed{{{}}} hmm, no: \\boxed{{0}}",
-    "$$\\boxed{{{}}}$$", "\\(\\boxed{{{}}}\\)",
+    "$$\\boxed{{{}}}$$", "\\(\\boxed{{{}}}\\)", "Thus x = \\boxed{{{}}}.", "$x = \\boxed{{{}}}$", "\\fbox{{{}}}",
+    "In 3 steps: \\boxed{{{}}}", "The answer is 5, I mean \\boxed{{{}}}", "\\boxed{{{}}}%",
 ]
 
 

@@ -34,7 +34,7 @@ def test_one_boxed_number_shapes(answer):
 
 
 @pytest.mark.parametrize("answer", [
-    "42", "$42$", "\\boxed{4} and \\boxed{2}", "$\\boxed{42}$ percent", "\\boxed{42}%", "$x = \\boxed{42}$",
+    "$42$", "\\boxed{4} and \\boxed{2}", "$\\boxed{42}$ percent", "\\boxed{42}%", "$x = \\boxed{42}$",
     "Final answer is \\boxed{42}. I hope it is correct.", "\\boxed{42} \\text{cm}", "$\\boxed{42}\\]",
     "The cost is \\$ \\boxed{42}", "(a) \\boxed{42}",
 ])
@@ -56,3 +56,9 @@ def test_verdicts_are_exact_and_defer_on_decimals_that_differ():
     assert fast_verdict(Fraction(1, 3), "\\boxed{\\frac{1}{3}}") == (True, "equal numbers")
     assert fast_verdict(Fraction(1, 3), "\\boxed{0.333333}") is None  # math-verify rounds: it decides
     assert fast_verdict(None, "\\boxed{1}") is None
+
+
+def test_bare_numbers_are_literals_but_bare_fractions_are_not():
+    assert answer_literal("42") == (Fraction(42), "int")
+    assert answer_literal(" -0.5 ") == (Fraction(-1, 2), "decimal")
+    assert answer_literal("\\frac{1}{2}") is None and answer_literal("042") is None
