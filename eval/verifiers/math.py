@@ -16,7 +16,8 @@ Cheaper, never different (order of judging never matters; every cache memoizes a
 2. the gold is parsed once (LRU), not once per sample.
 3. exact fast path (eval/verifiers/math_fast.py): a lone boxed integer/fraction/decimal against a rational gold.
 4. a one-boxed-answer text (`So the answer is $\\boxed{X}$.`, math_fast.boxed_answer) is parsed once per box
-   content X (its exact extracted text): math-verify parses it as it parses `\\boxed{X}` whenever X parses.
+   content X (its exact extracted text): math-verify parses it as it parses `\\boxed{X}` whenever X parses; a
+   `<prose> $X$.` text likewise once per span content X (math_fast.math_span_answer).
 5. after math-verify parsed the answer, a second verdict cache keyed by (gold, the parsed form: `srepr` of each
    sympy result and the fallback string): different texts with one parsed form share math-verify's verdict.
 6. math-verify `verify` itself.
@@ -31,7 +32,7 @@ import re
 from functools import lru_cache
 
 from eval.verifiers.deadline import DeadlineExceeded, call_with_deadline
-from eval.verifiers.math_fast import bare_number, boxed_answer, fast_verdict, gold_value
+from eval.verifiers.math_fast import bare_number, boxed_answer, fast_verdict, gold_value, math_span_answer
 
 VERIFIER = "math"
 CACHE_MAX = 200_000
@@ -136,7 +137,7 @@ def _slow_verdict(gold: str, answer: str) -> tuple[bool | None, str]:
     g = parsed_gold(gold)
     if not g:
         return None, _UNPARSEABLE
-    parsed = _parse_boxed(boxed_answer(answer)) or parse_answer(answer)
+    parsed = _parse_boxed(boxed_answer(answer)) or _parse_span(math_span_answer(answer)) or parse_answer(answer)
     if not parsed:
         return False, "no answer found"
     form = (gold, parsed_form(parsed))
@@ -154,7 +155,16 @@ def _parse_boxed(box: str | None) -> tuple | None:
     """
     if box is None:
         return None
-    parsed = parse_answer(f"\\boxed{{{box}}}")
+    return _read(parse_answer(f"\\boxed{{{box}}}"))
+
+
+@lru_cache(maxsize=65536)
+def _parse_span(span: str | None) -> tuple | None:
+    """The same for a `<prose> $X$.` text (math_fast.math_span_answer), keyed by the span's exact content."""
+    return None if span is None else _read(parse_answer(f"${span}$"))
+
+
+def _read(parsed: list) -> tuple | None:
     return tuple(parsed) if len(parsed) == 2 and not isinstance(parsed[0], str) else None
 
 
@@ -178,6 +188,7 @@ def clear_caches() -> None:
     _gold_values.clear()
     parsed_gold.cache_clear()
     _parse_boxed.cache_clear()
+    _parse_span.cache_clear()
 
 
 def _verdict(correct: bool | None, reason: str) -> dict:

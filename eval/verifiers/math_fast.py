@@ -13,8 +13,9 @@ what math-verify extracts, without running it:
   digits (`-0.75`), or `\\frac{a}{b}` / `\\dfrac{a}{b}` / `\\tfrac{a}{b}` / `\\frac12` with canonical integers
   (a leading minus allowed). Commas, spaces, exponents, units, currency, percent, mixed numbers (`2\\frac12`),
   ranges (`3–5`) and arrows never match: they go to math-verify.
-- or the answer text is nothing but a canonical integer or decimal (`bare_number`): math-verify's number
-  extraction reads it whole.
+- or the answer text is `<plain prose> $N$.` (one math span, `math_span_answer`), or nothing but a canonical
+  integer or decimal (`bare_number`): math-verify reads N (the span is the last thing every matching pattern
+  reaches; a bare number is read whole by its number extraction).
 - the gold side is math-verify's own parse of the gold (cached by eval/verifiers/math.py): it must be exactly
   `[Integer or Rational, its string]`, and that string must be a canonical literal of the same value. A gold
   that is a bare canonical integer is known without parsing (`bare_number`: math-verify reads `[Integer, digits]`).
@@ -64,6 +65,28 @@ def boxed_answer(answer: str) -> str | None:
     return box
 
 
+_SPAN = re.compile(
+    rf"(?P<prose>{_PROSE}?)(?:\$\$(?P<d2>[^$]*)\$\$|\$(?P<d1>[^$]*)\$|\\\((?P<p>.*)\\\)|\\\[(?P<b>.*)\\\])\s*\.?\s*",
+    re.DOTALL,
+)
+
+
+def math_span_answer(answer: str) -> str | None:
+    """The content of the one math span of `<prose> $X$.` (or `$$X$$`, `\\(X\\)`, `\\[X\\]`), else None.
+
+    Every math-verify pattern that can match such a text ends with the span, so the span is tried first in the
+    first priority group that matches; whenever X parses, math-verify's parse equals its parse of `$X$` alone.
+    The prose (as for boxed_answer) must not end in a digit: `5$3$` is not a math span for math-verify.
+    """
+    m = _SPAN.fullmatch(answer)
+    if m is None or "hope" in m["prose"].lower() or m["prose"][-1:].isdigit():
+        return None
+    span = next(g for g in (m["d2"], m["d1"], m["p"], m["b"]) if g is not None)
+    if any(s in span for s in _NOT_IN_BOX + ("\\(", "\\[", "%")) or not _balanced(span):
+        return None
+    return span
+
+
 def _balanced(text: str) -> bool:
     depth = 0
     for ch in text:
@@ -95,8 +118,9 @@ def answer_literal(answer: str) -> tuple[Fraction, str] | None:
     bare = bare_number(answer)
     if bare is not None:
         return bare
-    box = boxed_answer(answer)
-    return None if box is None else literal_value(box.strip())
+    inner = boxed_answer(answer)
+    inner = math_span_answer(answer) if inner is None else inner
+    return None if inner is None else literal_value(inner.strip())
 
 
 def bare_number(text: str) -> tuple[Fraction, str] | None:

@@ -125,6 +125,8 @@ WRAPS = [
     "The final answer is ${}$. I hope it is correct.", "{}", "Answer: {}", "\\boxed{{{}}} hmm, no: \\boxed{{0}}",
     "$$\\boxed{{{}}}$$", "\\(\\boxed{{{}}}\\)", "Thus x = \\boxed{{{}}}.", "$x = \\boxed{{{}}}$", "\\fbox{{{}}}",
     "In 3 steps: \\boxed{{{}}}", "The answer is 5, I mean \\boxed{{{}}}", "\\boxed{{{}}}%",
+    "$${}$$", "\\({}\\)", "\\[{}\\]", "So we get ${}$.", "After 2 steps, x = ${}$", "The final answer is ${}$.",
+    "The answer is 7 or ${}$", "Answer: ${}$ %",
 ]
 
 

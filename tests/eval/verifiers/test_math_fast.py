@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 import sympy
 
-from eval.verifiers.math_fast import answer_literal, fast_verdict, gold_value, literal_value
+from eval.verifiers.math_fast import answer_literal, fast_verdict, gold_value, literal_value, math_span_answer
 
 
 @pytest.mark.parametrize("text, value", [
@@ -34,7 +34,7 @@ def test_one_boxed_number_shapes(answer):
 
 
 @pytest.mark.parametrize("answer", [
-    "$42$", "\\boxed{4} and \\boxed{2}", "$\\boxed{42}$ percent", "\\boxed{42}%", "$x = \\boxed{42}$",
+    "\\boxed{4} and \\boxed{2}", "$\\boxed{42}$ percent", "\\boxed{42}%", "$x = \\boxed{42}$",
     "Final answer is \\boxed{42}. I hope it is correct.", "\\boxed{42} \\text{cm}", "$\\boxed{42}\\]",
     "The cost is \\$ \\boxed{42}", "(a) \\boxed{42}",
 ])
@@ -62,3 +62,12 @@ def test_bare_numbers_are_literals_but_bare_fractions_are_not():
     assert answer_literal("42") == (Fraction(42), "int")
     assert answer_literal(" -0.5 ") == (Fraction(-1, 2), "decimal")
     assert answer_literal("\\frac{1}{2}") is None and answer_literal("042") is None
+
+
+@pytest.mark.parametrize("answer, span", [
+    ("The final answer is $42$.", "42"), ("$$x+1$$", "x+1"), ("Answer: \\(\\frac{1}{2}\\)", "\\frac{1}{2}"),
+    ("is 5$3$", None), ("$x$ and $y$", None), ("The final answer is $4$. I hope it is correct.", None),
+    ("$5$%", None), ("\\[\nx\n\\]", None),
+])
+def test_one_math_span_shapes(answer, span):
+    assert math_span_answer(answer) == span
