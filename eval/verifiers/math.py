@@ -6,15 +6,17 @@ CONFIG = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
 (float_rounding 6, strict). `answer` is the whole text after `</think>`: math-verify finds the answer in it
 (all boxes, "final answer is", `$…$`, plain numbers); there is no extraction of our own.
 
-The gold (`gold_text`): a gold that already holds math delimiters (`$` but not `\\$`, `\\(`, `\\[`) or `\\boxed` is given as
-is, like math-verify's test golds; so is a bare plain number (`42`, `1,000`, and the decimal comma `1,22`, which
-math-verify reads as 1.22). Any other bare gold (MATH-500 style `2x+3`, `\\frac{\\sqrt3}{2}`) is one LaTeX
-answer and goes inside `$…$`: as raw text math-verify would read `2x+3` as `2` and `\\frac{\\sqrt3}{2}` as nothing.
+The gold (`gold_text`): a gold that already holds math delimiters (`$` but not `\\$`, `\\(`, `\\[`) or `\\boxed`
+is given as is, like math-verify's test golds; so is a bare plain number (`42`, `1,000`, and the decimal comma
+`1,22`, which math-verify reads as 1.22). Any other bare gold (MATH-500 style `2x+3`, `\\frac{\\sqrt3}{2}`) is one
+LaTeX answer and goes inside `$…$`: as raw text math-verify would read `2x+3` as `2` and `\\frac{\\sqrt3}{2}` as
+nothing.
 
 Cheaper, never different (order of judging never matters; every cache memoizes a deterministic function):
 1. verdict cache keyed by (gold, exact answer text): a teacher's n samples repeat answers verbatim.
 2. the gold is parsed once (LRU), not once per sample.
-3. exact fast path (eval/verifiers/math_fast.py): a lone boxed integer/fraction/decimal against a rational gold.
+3. exact fast path (eval/verifiers/math_fast.py): a lone boxed, `$…$` or bare integer / fraction / decimal against
+   a rational gold, in `Fraction` arithmetic; a bare integer gold is not even parsed.
 4. a one-boxed-answer text (`So the answer is $\\boxed{X}$.`, math_fast.boxed_answer) is parsed once per box
    content X (its exact extracted text): math-verify parses it as it parses `\\boxed{X}` whenever X parses; a
    `<prose> $X$.` text likewise once per span content X (math_fast.math_span_answer).

@@ -49,9 +49,11 @@ def test_hand_checked_math_verdicts(gold, completion, correct):
 # Wrong answers a float-tolerance / string-munging fast path called right (issue 13): all must stay wrong.
 @pytest.mark.parametrize("gold, answer", [
     ("2^{100}", "\\boxed{2^{100}-1}"), ("$2^{100}-1$", "\\boxed{2^{100}}"),
-    ("2^{100}", f"\\boxed{{{2**100 - 1}}}"), ("10^{15}", "\\boxed{10^{15}+1}"), ("10^{15}", "\\boxed{1000000000000001}"),
+    ("2^{100}", f"\\boxed{{{2**100 - 1}}}"), ("10^{15}", "\\boxed{10^{15}+1}"),
+    ("10^{15}", "\\boxed{1000000000000001}"),
     ("20", "\\boxed{2^10}"), ("0", "\\boxed{2^10}"), ("-2", "\\boxed{3\u20135}"), ("3-5", "\\boxed{3\u20135}"),
-    ("x \\leftarrow 3", "\\boxed{x \\rightarrow 3}"), ("\\leftarrow", "\\boxed{\\rightarrow}"), ("1", "\\boxed{2\\frac12}"),
+    ("x \\leftarrow 3", "\\boxed{x \\rightarrow 3}"), ("\\leftarrow", "\\boxed{\\rightarrow}"),
+    ("1", "\\boxed{2\\frac12}"),
     ("32349", "\\boxed{32, 349}"), ("\\frac{1}{3}", "\\boxed{0.3333}"),
 ])
 def test_wrong_answers_stay_wrong(gold, answer):
