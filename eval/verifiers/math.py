@@ -68,12 +68,12 @@ def _quiet_math_verify() -> None:
     math_verify.parser.TIMEOUT_WARNING_SHOWN = math_verify.grader.TIMEOUT_WARNING_SHOWN = True
 
 
-def parse_answer(text: str) -> list:
+def parse_answer(text: str, extraction_mode: str = "any_match") -> list:
     """math-verify's parse of an answer text, CONFIG, its timeout off (we run it under our deadline)."""
     from math_verify import parse
 
     _quiet_math_verify()
-    return parse(text, extraction_config(), parsing_timeout=None)
+    return parse(text, extraction_config(), extraction_mode=extraction_mode, parsing_timeout=None)
 
 
 @lru_cache(maxsize=4096)
@@ -152,18 +152,19 @@ def _slow_verdict(gold: str, answer: str) -> tuple[bool | None, str]:
 def _parse_boxed(box: str | None) -> tuple | None:
     """math-verify's parse of a one-boxed-answer text, keyed by the box's exact content (math_fast.boxed_answer).
 
-    Only a parse that read the box (a sympy value first) stands for the whole text; otherwise math-verify would go
-    on to other parts of the text, so None: parse the whole text.
+    Only a parse that read the box itself stands for the whole text: math-verify's "first_match" mode tries only
+    the first candidate (the box), and when that one parses, its default mode returns the same. If the box does
+    not parse, math-verify goes on to other parts of the text, so None: parse the whole text.
     """
     if box is None:
         return None
-    return _read(parse_answer(f"\\boxed{{{box}}}"))
+    return _read(parse_answer(f"\\boxed{{{box}}}", "first_match"))
 
 
 @lru_cache(maxsize=65536)
 def _parse_span(span: str | None) -> tuple | None:
     """The same for a `<prose> $X$.` text (math_fast.math_span_answer), keyed by the span's exact content."""
-    return None if span is None else _read(parse_answer(f"${span}$"))
+    return None if span is None else _read(parse_answer(f"${span}$", "first_match"))
 
 
 def _read(parsed: list) -> tuple | None:

@@ -60,11 +60,12 @@ def boxed_answer(answer: str) -> str | None:
     if m is None or _CLOSING[m["open"]] != m["close"] or "hope" in m["prose"].lower():
         return None
     box = m["box"]
-    if any(s in box for s in _NOT_IN_BOX) or not _balanced(box):
+    if any(s in box for s in _NOT_IN_BOX) or "hope" in box.lower() or not _balanced(box):
         return None
     return box
 
 
+_ANSWER_LEADS = {"the final answer is", "final answer is", "final answer:", "the answer is", "answer:"}
 _SPAN = re.compile(
     rf"(?P<prose>{_PROSE}?)(?:\$\$(?P<d2>[^$]*)\$\$|\$(?P<d1>[^$]*)\$|\\\((?P<p>.*)\\\)|\\\[(?P<b>.*)\\\])\s*\.?\s*",
     re.DOTALL,
@@ -74,15 +75,21 @@ _SPAN = re.compile(
 def math_span_answer(answer: str) -> str | None:
     """The content of the one math span of `<prose> $X$.` (or `$$X$$`, `\\(X\\)`, `\\[X\\]`), else None.
 
-    Every math-verify pattern that can match such a text ends with the span, so the span is tried first in the
-    first priority group that matches; whenever X parses, math-verify's parse equals its parse of `$X$` alone.
-    The prose (as for boxed_answer) must not end in a digit: `5$3$` is not a math span for math-verify.
+    The prose (as for boxed_answer) has no "answer" unless it is exactly a lead such as "The final answer is":
+    math-verify's final-answer / answer patterns (priorities 50-200) would otherwise read a number of the prose
+    (`final answer is 3 so $\\frac34$` reads 3). Then every pattern that matches ends with the span or inside it,
+    so the span is tried first; whenever X parses, math-verify's parse equals its parse of `$X$` alone. The prose
+    must not end in a digit either: `5$3$` is not a math span for math-verify.
     """
     m = _SPAN.fullmatch(answer)
     if m is None or "hope" in m["prose"].lower() or m["prose"][-1:].isdigit():
         return None
+    if "answer" in m["prose"].lower() and m["prose"].strip().lower() not in _ANSWER_LEADS:
+        return None  # math-verify's "answer" patterns would read a number of the prose before the span
     span = next(g for g in (m["d2"], m["d1"], m["p"], m["b"]) if g is not None)
     if any(s in span for s in _NOT_IN_BOX + ("\\(", "\\[", "%")) or not _balanced(span):
+        return None
+    if "hope" in span.lower() or "answer" in span.lower():  # no priority-0..200 pattern may start inside it
         return None
     return span
 

@@ -132,3 +132,9 @@ def test_format_rule_can_be_switched_off():
 def test_unknown_task_is_a_clear_error():
     with pytest.raises(ValueError, match="prompt task 'poetry' has no verifier"):
         judge("<think>a</think>b", {"task": "poetry", "gold": "x"})
+
+
+def test_a_math_span_math_verify_cannot_parse_is_judged_on_the_whole_text():
+    # `$3–5$` alone reads as [3, "3–5"] (the `$3` currency number after the span fails); in this text it does not
+    for answer in ("= = final answer is $$3\u20135$$", "x \n k=2 \\[3\u20135\\]", "So $\\boxed{3\u20135}$."):
+        assert vmath.judge_math(answer, "3")["correct"] is vmath.reference_equal("3", answer) is False

@@ -178,3 +178,30 @@ def test_factory_verdicts_equal_plain_math_verify_in_any_order():
     head = rows[: 60 * N_SAMPLES]  # judged again, in reverse, from cold caches: same verdicts
     vmath.clear_caches()
     assert verdicts(prompts, head[::-1])[::-1] == forward[: len(head)]
+
+
+PROSE_WORDS = ["The", "answer", "final answer is", "is", "so", "x", "=", "3", "**Final Answer**", "\n", "Answer:",
+               "we get", "12", "and", "or", ",", "-", "5.", "Thus", "k=2", "step 4"]
+INNER = ["42", "-7", "0", "\\frac{3}{4}", "\\dfrac{6}{8}", "\\frac12", "0.75", "1.5", "007", "3/4", "2^{10}", "x+1",
+         "(1,2]", "\\{1,2\\}", "10\\%", "5 \\text{ cm}", "\\sqrt{2}", "1,000", "3\u20135", "", "\\text{odd}", "x=3",
+         "2\\frac12", "\\$5", "x \\to 3", "12:00", "\\frac{1}{2} \\text{ and } 3"]
+PROSE_GOLDS = ["42", "-7", "\\frac{3}{4}", "0.75", "1024", "x+1", "$1,000$", "3", "1.5", "\\frac{1}{2}", "(1,2]"]
+SHAPES = ["{p} \\boxed{{{x}}}", "{p} $\\boxed{{{x}}}$.", "{p}\n\\[\n\\boxed{{{x}}}\n\\]", "{p} ${x}$.", "{p} $${x}$$",
+          "{p} \\({x}\\)", "{p} \\[{x}\\]", "{x}", "{p}${x}$"]
+
+
+@pytest.mark.slow
+def test_random_prose_around_one_box_or_math_span_changes_nothing():
+    """The box / math-span shortcuts (math_fast.boxed_answer, math_span_answer) against math-verify on the whole
+    text, with random prose that holds numbers, "answer", "final answer is" and equations before the answer."""
+    r = random.Random(SEED)
+    vmath.clear_caches()
+    diffs = []
+    for _ in range(1200):
+        gold = r.choice(PROSE_GOLDS)
+        prose = " ".join(r.choice(PROSE_WORDS) for _ in range(r.randint(0, 6)))
+        answer = r.choice(SHAPES).format(p=prose, x=r.choice(INNER)).strip()
+        verdict, expected = vmath.judge_math(answer, gold), vmath.reference_equal(gold, answer)
+        if not agrees(verdict, gold, expected):
+            diffs.append(f"gold {gold!r} answer {answer!r}: math-verify {expected}, factory {verdict}")
+    assert not diffs, f"{len(diffs)} verdicts differ from math-verify:\n" + "\n".join(diffs[:40])

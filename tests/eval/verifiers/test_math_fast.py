@@ -71,3 +71,9 @@ def test_bare_numbers_are_literals_but_bare_fractions_are_not():
 ])
 def test_one_math_span_shapes(answer, span):
     assert math_span_answer(answer) == span
+
+
+def test_answer_words_in_the_prose_of_a_math_span():
+    assert math_span_answer("The final answer is $\\frac34$.") == "\\frac34"
+    assert math_span_answer("final answer is 3 so $\\frac34$.") is None  # math-verify reads the 3
+    assert math_span_answer("The answer, after some work, is $5$") is None
