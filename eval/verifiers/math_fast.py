@@ -13,9 +13,10 @@ what math-verify extracts, without running it:
   digits (`-0.75`), or `\\frac{a}{b}` / `\\dfrac{a}{b}` / `\\tfrac{a}{b}` / `\\frac12` with canonical integers
   (a leading minus allowed). Commas, spaces, exponents, units, currency, percent, mixed numbers (`2\\frac12`),
   ranges (`3–5`) and arrows never match: they go to math-verify.
-- or the answer text is `<plain prose> $N$.` (one math span, `math_span_answer`), or nothing but a canonical
-  integer or decimal (`bare_number`): math-verify reads N (the span is the last thing every matching pattern
-  reaches; a bare number is read whole by its number extraction).
+- or the answer text is `<plain prose> $N$.` (one math span, `math_span_answer`; the prose holds no "answer"
+  unless it is exactly a lead like "The final answer is"), or nothing but a canonical integer or decimal
+  (`bare_number`): math-verify reads N (every pattern that matches ends with the span or inside it; a bare
+  number is read whole by its number extraction).
 - the gold side is math-verify's own parse of the gold (cached by eval/verifiers/math.py): it must be exactly
   `[Integer or Rational, its string]`, and that string must be a canonical literal of the same value. A gold
   that is a bare canonical integer is known without parsing (`bare_number`: math-verify reads `[Integer, digits]`).
