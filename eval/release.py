@@ -3,8 +3,9 @@
     factory push recipes/micro.yaml [--student long] [--dry-run]
 
 Per student, a folder `runs/<recipe>/release/<student>/` holds exactly what is uploaded: safetensors weights,
-config, tokenizer with its chat template, `generation_config.json` with the recommended sampling (T 0.6, top-p
-0.95) and a model card written from the manifests (eval/card.py). `--dry-run` writes that folder and lists it.
+config, tokenizer with its chat template, `generation_config.json` with the sampling it was evaluated with (the
+recipe's `eval` temperature and top-p) and a model card written from the manifests (eval/card.py, huggingface_hub's
+ModelCard with the eval results as model-index). `--dry-run` writes that folder and lists it.
 The real path uses huggingface_hub (`create_repo`, `upload_folder`) with the token from the environment variable
 named by `release.token_env`; the token is never logged or written. An upload is retried with backoff; the release
 hash (sha256 of every file) goes into the commit title, so pushing an unchanged release again is a no-op.
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from eval.card import RECOMMENDED_SAMPLING, render_card
+from eval.card import recommended_sampling, render_card
 from factory.atomic import publish_dir, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,9 @@ def card_info(recipe, label: str, folders: dict[str, Path], report: Path, repo_i
     }
 
 
-def _generation_config(model_dir: Path) -> dict:
+def _generation_config(model_dir: Path, eval_config: dict) -> dict:
     cfg = _read_json(model_dir / "generation_config.json")
-    return {**cfg, **RECOMMENDED_SAMPLING}
+    return {**cfg, **recommended_sampling(eval_config)}
 
 
 def _has_chat_template(model_dir: Path) -> bool:
@@ -118,8 +119,9 @@ def build_release_folder(recipe, label: str, folders: dict[str, Path], report: P
     for pattern in MODEL_FILES:
         for f in model_dir.glob(pattern):
             shutil.copy2(f.resolve(), work / f.name)
-    write_json(work / "generation_config.json", _generation_config(model_dir))
-    write_text(work / "README.md", render_card(card_info(recipe, label, folders, report, repo_id)))
+    info = card_info(recipe, label, folders, report, repo_id)
+    write_json(work / "generation_config.json", _generation_config(model_dir, info["eval_config"]))
+    write_text(work / "README.md", str(render_card(info)))
     if (report / "pareto.png").exists():
         shutil.copy2(report / "pareto.png", work / "pareto.png")
     publish_dir(work, final)

@@ -47,6 +47,33 @@ def test_dry_run_writes_the_release_folder(tmp_path, tiny_model_dir):
     from transformers import AutoTokenizer
 
     assert AutoTokenizer.from_pretrained(folder).chat_template  # loads, with its chat template
+    from huggingface_hub import ModelCard
+
+    parsed = ModelCard.load(folder / "README.md")  # the Hub's own parser reads the model-index back
+    acc = {(r.dataset_name, r.metric_type): r.metric_value for r in parsed.data.eval_results}
+    assert acc == {("heldout", "accuracy"): 50.0, ("heldout", "mean_tokens"): 50.0, ("heldout", "truncated"): 0.0}
+    assert parsed.data.model_name == "me/t-long" and "distillation" in parsed.data.tags
+
+
+def test_card_sampling_is_the_eval_configs():
+    from huggingface_hub import ModelCard
+
+    from eval.card import recommended_sampling, render_card
+    from tests.eval.helpers import metrics
+
+    info = {"label": "long", "repo_id": "me/t-long", "recipe": "t", "teacher": "teacher x", "lineage": "sft",
+            "student_config": {}, "results": {"aime24_r1": metrics(0.3, 900.0, truncated=0.1, k=8)},
+            "gate": {"passed": True, "reasons": []}, "datasets": {}, "stages": {}, "versions": {},
+            "eval_config": {"temperature": 0.7, "top_p": 0.8, "k": 8, "max_gen_toks": 4096},
+            "task_datasets": {"aime24_r1": "Maxwell-Jia/AIME_2024"}, "dataset_repos": ["me/t-sft"]}
+    card = ModelCard(str(render_card(info)))
+    assert "temperature 0.7, top-p 0.8" in card.text and "0.6" not in card.text
+    assert recommended_sampling(info["eval_config"]) == {"do_sample": True, "temperature": 0.7, "top_p": 0.8}
+    assert recommended_sampling({"temperature": 0.0}) == {"do_sample": False}
+    (result, *_), = [[r for r in card.data.eval_results if r.metric_type == "accuracy"]]
+    assert (result.dataset_type, result.metric_value, result.metric_args["ci95"]) == ("Maxwell-Jia/AIME_2024", 30.0,
+                                                                                      [25.0, 35.0])
+    assert card.data.datasets == ["me/t-sft"]
 
 
 def test_missing_token_names_the_variable(tmp_path, tiny_model_dir, monkeypatch):
