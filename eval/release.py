@@ -174,9 +174,9 @@ def _transient(e: Exception) -> bool:
     return isinstance(e, (ConnectionError, TimeoutError, OSError)) or bool(names & {"TransportError", "NetworkError"})
 
 
-def already_pushed(api, repo_id: str, revision: str, digest: str) -> bool:
+def already_pushed(api, repo_id: str, revision: str, digest: str, repo_type: str = "model") -> bool:
     try:
-        commits = api.list_repo_commits(repo_id, revision=revision)
+        commits = api.list_repo_commits(repo_id, revision=revision, repo_type=repo_type)
     except Exception as e:  # noqa: BLE001 - a new repo or branch has no commits to compare with
         if getattr(getattr(e, "response", None), "status_code", None) == 404:
             return False
@@ -184,23 +184,26 @@ def already_pushed(api, repo_id: str, revision: str, digest: str) -> bool:
     return bool(commits) and commits[0].title == COMMIT_PREFIX + digest
 
 
-def push_folder(recipe, folder: Path, repo_id: str, backoff_s: float = 1.0) -> str:
-    """Upload one release folder; a one-line outcome. Idempotent: an unchanged release is not uploaded again."""
+def push_folder(recipe, folder: Path, repo_id: str, backoff_s: float = 1.0, repo_type: str = "model") -> str:
+    """Upload one release folder (a model or dataset repo); a one-line outcome. Idempotent: an unchanged release
+    is not uploaded again."""
     rel = recipe.release
     api = hub_api(recipe)
     revision = rel.revision or "main"
     digest = release_hash(folder)
-    with_retries(lambda: api.create_repo(repo_id, private=rel.private, exist_ok=True), "create_repo",
-                 backoff_s=backoff_s)
+    kind = "" if repo_type == "model" else f"{repo_type} "
+    with_retries(lambda: api.create_repo(repo_id, private=rel.private, exist_ok=True, repo_type=repo_type),
+                 "create_repo", backoff_s=backoff_s)
     if revision != "main":
-        with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True), "create_branch",
-                     backoff_s=backoff_s)
-    if with_retries(lambda: already_pushed(api, repo_id, revision, digest), "list_repo_commits", backoff_s=backoff_s):
-        return f"unchanged {repo_id}@{revision}: release {digest[:12]} is already there"
+        with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type=repo_type),
+                     "create_branch", backoff_s=backoff_s)
+    if with_retries(lambda: already_pushed(api, repo_id, revision, digest, repo_type), "list_repo_commits",
+                    backoff_s=backoff_s):
+        return f"unchanged {kind}{repo_id}@{revision}: release {digest[:12]} is already there"
     info = with_retries(lambda: api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision,
-                                                  commit_message=COMMIT_PREFIX + digest), "upload_folder",
-                        backoff_s=backoff_s)
-    return f"pushed {repo_id}@{revision} ({'private' if rel.private else 'public'}): {getattr(info, 'oid', '')}"
+                                                  repo_type=repo_type, commit_message=COMMIT_PREFIX + digest),
+                        "upload_folder", backoff_s=backoff_s)
+    return f"pushed {kind}{repo_id}@{revision} ({'private' if rel.private else 'public'}): {getattr(info, 'oid', '')}"
 
 
 def push_students(recipe, student: str | None = None, dry_run: bool = False,

@@ -114,3 +114,75 @@ def test_push_to_local_hub_retries_and_repush_is_noop(tmp_path, tiny_model_dir, 
     assert TOKEN not in logs
     leaked = [p for p in tmp_path.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
     assert leaked == []
+
+
+SFT_ROWS = [{"messages": [{"role": "user", "content": f"What is {i} + {i}?"},
+                          {"role": "assistant", "content": f"<think>{i} + {i} = {2 * i}</think>{2 * i}"}]}
+            for i in range(5)]
+
+
+def test_dataset_dry_run_writes_parquet_and_card(tmp_path, tiny_model_dir):
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard
+
+    from eval.release_datasets import push_datasets
+
+    recipe = published_run(tmp_path, tiny_model_dir, datasets={"sft": SFT_ROWS, "pairs": []})
+    lines = list(push_datasets(recipe, dry_run=True))
+    folder = recipe.run_root / "release" / "datasets" / "sft"
+    assert lines[0] == "skipped dataset pairs: 0 rows"
+    assert lines[1] == f"dry run: would upload {folder} to dataset me/t-sft (revision main, private, 5 rows)"
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == ["README.md", "data/train-00000-of-00001.parquet", "lengths.png"]
+    assert [ln.split()[0] for ln in lines[2:]] == files
+    card = DatasetCard.load(folder / "README.md")
+    assert card.data.pretty_name == "sft" and card.data.configs[0]["data_files"][0]["split"] == "train"
+    assert "Shortest correct teacher samples." in card.text
+    loaded = load_dataset(str(folder), split="train")  # as a user loads the released repo: the card's configs
+    assert loaded.num_rows == 5 and loaded[3]["messages"] == SFT_ROWS[3]["messages"]
+    assert not (recipe.run_root / "release" / "datasets" / "pairs").exists()
+
+
+def test_dataset_push_to_local_hub_and_repush_is_noop(tmp_path, tiny_model_dir, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    from eval.release_datasets import push_datasets
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with LocalHub(TOKEN) as hub:
+        recipe = published_run(tmp_path, tiny_model_dir, release={"endpoint": hub.url, "private": False},
+                               datasets={"sft": SFT_ROWS})
+        first = list(push_datasets(recipe, backoff_s=0.01))
+        assert first[0].startswith("pushed dataset me/t-sft@main (public)")
+        repo = hub.state.repos["datasets/me/t-sft"]
+        assert not repo["private"] and "me/t-sft" not in hub.state.repos  # a dataset repo, not a model repo
+        folder = recipe.run_root / "release" / "datasets" / "sft"
+        assert repo["files"]["data/train-00000-of-00001.parquet"] == (folder / "data" / PARQUET_NAME).read_bytes()
+        assert b"pretty_name: sft" in repo["files"]["README.md"]
+        again = list(push_datasets(recipe, backoff_s=0.01))
+        assert again[0].startswith("unchanged dataset me/t-sft@main") and len(repo["commits"]) == 1
+
+
+PARQUET_NAME = "train-00000-of-00001.parquet"
+
+
+def test_dataset_push_refuses_without_a_datasets_stage(tmp_path, tiny_model_dir):
+    from eval.release_datasets import push_datasets
+
+    recipe = published_run(tmp_path, tiny_model_dir)
+    next(recipe.run_root.glob("datasets-*/manifest.json")).unlink()
+    with pytest.raises(ReleaseRefused, match="no complete datasets stage"):
+        list(push_datasets(recipe, dry_run=True))
+
+
+def test_cli_push_datasets_dry_run(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from factory.cli import app
+
+    recipe = published_run(tmp_path, tiny_model_dir, datasets={"sft": SFT_ROWS})
+    result = CliRunner().invoke(app, ["push", str(recipe._source), "--datasets", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "would upload" in result.output and "to dataset me/t-sft" in result.output
+    assert "data/train-00000-of-00001.parquet" in result.output
