@@ -77,6 +77,15 @@ def _dataset_cards(folders: dict[str, Path]) -> dict[str, str]:
     return {p.parent.name: p.read_text() for p in sorted(folders["datasets"].glob("*/README.md"))}
 
 
+def _task_datasets(tasks) -> dict[str, str]:
+    """Shipped task -> the Hub dataset it reads (the model-index names it); held-out sets have none."""
+    from eval.lm_eval_runner import read_task_yaml, shipped_task_files
+
+    shipped = shipped_task_files()
+    paths = {t: read_task_yaml(shipped[t]).get("dataset_path") for t in tasks if t in shipped}
+    return {t: p for t, p in paths.items() if p and p != "json"}
+
+
 def card_info(recipe, label: str, folders: dict[str, Path], report: Path, repo_id: str) -> dict:
     board = _read_json(report / "leaderboard.json")
     gates = _read_json(report / "gates.json")
@@ -92,6 +101,7 @@ def card_info(recipe, label: str, folders: dict[str, Path], report: Path, repo_i
         "stages": {n: _read_json(d / "manifest.json").get("hash", "") for n, d in folders.items()},
         "versions": student_manifest.get("versions", {}),
         "eval_config": (eval_manifest.get("config") or {}).get("eval", {}),
+        "task_datasets": _task_datasets(recipe.eval.tasks),
     }
 
 
