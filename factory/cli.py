@@ -146,13 +146,16 @@ def report(recipe: Path = RecipeArg,
 @app.command()
 def push(recipe: Path = RecipeArg,
          student: Optional[str] = typer.Option(None, help="push only this student (default: all that passed)"),
-         dry_run: bool = typer.Option(False, "--dry-run", help="write the release folder and list the files only")):
-    """Release students that passed their gates to the Hugging Face Hub (token from the environment)."""
+         dry_run: bool = typer.Option(False, "--dry-run", help="write the release folder and list the files only"),
+         datasets: bool = typer.Option(False, "--datasets", help="push the run's datasets with their cards instead")):
+    """Release students that passed their gates (or, with --datasets, the datasets) to the Hugging Face Hub."""
     from eval.release import ReleaseRefused, push_students
+    from eval.release_datasets import push_datasets
 
     r = _load(recipe)
     try:
-        for line in push_students(r, student=student, dry_run=dry_run):
+        lines = push_datasets(r, dry_run=dry_run) if datasets else push_students(r, student=student, dry_run=dry_run)
+        for line in lines:
             typer.echo(line)
     except ReleaseRefused as e:
         _fail([str(e)], 1)

@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from eval.config import EvalConfig, VerificationConfig
+from factory import safe_yaml
 from factory.data.config import DatasetsConfig, PromptsConfig
 from factory.hardware import HardwareConfig
 from factory.schema_base import Strict, check_slug
@@ -219,7 +220,7 @@ def load_recipe(path: str | Path) -> Recipe:
     if not text.strip():
         raise RecipeError([f"{where}: empty file; expected a mapping with name, teacher, prompts, eval, ..."])
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text)  # bounded: an alias bomb or deep nesting is refused, not expanded
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from factory.atomic import read_jsonl
+from factory.think import answer_or_none
 from teachers.config import BootstrapConfig
 from teachers.traces import TraceStyle, trace_for_item
 
@@ -152,7 +153,7 @@ def score_fn(row: dict):
 
 def final_answer(completion: str) -> str | None:
     """Text after `</think>`; None when the trace never closed (no answer, lm-eval issue 3382)."""
-    return completion.split("</think>", 1)[1].strip() if "</think>" in completion else None
+    return answer_or_none(completion)
 
 
 def sample(model, tokenizer, prompts: list[str], n: int, temperature: float, max_new_tokens: int,

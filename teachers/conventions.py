@@ -20,6 +20,7 @@ import yaml
 from pydantic import Field
 
 from factory.schema_base import Strict
+from factory.think import split_think
 
 HERE = Path(__file__).resolve().parent
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -93,22 +94,10 @@ def complete_text(generated: str, opens_think: bool) -> str:
     return generated
 
 
-def _split_local(text: str) -> tuple[str, str, bool]:
-    if THINK_CLOSE not in text:
-        return text.replace(THINK_OPEN, "", 1).strip(), "", True  # cut before </think>: no answer
-    head, _, tail = text.rpartition(THINK_CLOSE)
-    return head.replace(THINK_OPEN, "", 1).strip(), tail.strip(), False
-
-
 def split_completion(text: str) -> tuple[str, str, bool]:
     """(reasoning, answer, truncated). No `</think>` means truncated and NO answer (lm-eval issue 3382).
 
-    Uses `eval.verifiers.format.split_think` when it is importable, so generation and
-    verification agree on one parser; falls back to a local parser with the same rule.
+    One parser for the whole factory: factory/think.py.
     """
-    try:
-        from eval.verifiers.format import split_think
-    except ImportError:
-        return _split_local(text)
     reasoning, answer, _format_ok, truncated = split_think(text)
     return reasoning, ("" if truncated else answer), truncated

@@ -1,42 +1,16 @@
-"""Split a completion into reasoning and answer, and judge its `<think>` format.
+"""Judge a completion's `<think>` format and pick the final answer out of the answer text.
 
-Rules (DESIGN.md "Eval protocol", R1 format reward):
-- format_ok: exactly one `<think>...</think>` followed by a non-empty answer.
-- truncated: no `</think>` at all. Such a completion has NO answer (answer == ""), whatever its reasoning
-  says: lm-eval issue 3382 scored the reasoning text of cut-off completions as answers; we never do.
-- A chat template that already opened `<think>` in the prompt (R1-Distill, Qwen3) makes the completion
-  start inside the reasoning: no opening tag but one closing tag. We accept that form as well-formed:
-  everything before `</think>` is the reasoning.
+The split into reasoning and answer is factory/think.py's `split_think` (the one parser, re-exported here).
 """
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
-OPEN, CLOSE = "<think>", "</think>"
+from factory.think import CLOSE, OPEN, ThinkSplit, split_think
+
+__all__ = ["CLOSE", "OPEN", "ThinkSplit", "final_answer", "last_boxed", "last_math_segment", "split_think"]
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-
-class ThinkSplit(NamedTuple):
-    reasoning: str
-    answer: str
-    format_ok: bool
-    truncated: bool
-
-
-def split_think(text: str) -> ThinkSplit:
-    """Return (reasoning, answer, format_ok, truncated) for one completion (see the module docstring)."""
-    text = text or ""
-    n_open, n_close = text.count(OPEN), text.count(CLOSE)
-    if n_close == 0:
-        reasoning = text.split(OPEN, 1)[1] if n_open else text
-        return ThinkSplit(reasoning.strip(), "", False, True)
-    head, answer = text.rsplit(CLOSE, 1)
-    answer = answer.strip()
-    prefix, _, reasoning = head.partition(OPEN) if n_open else ("", "", head)
-    well_formed = n_close == 1 and n_open <= 1 and not prefix.strip()
-    return ThinkSplit(reasoning.strip(), answer, well_formed and bool(answer), False)
 
 
 def last_boxed(text: str) -> str | None:

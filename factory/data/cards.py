@@ -1,6 +1,7 @@
 """Dataset cards: a README.md per built dataset, with a histogram PNG (`lengths.png`) beside it.
 
-The card says where the data came from (teacher), which rule made it (with the paper), how many rows it
+The card is huggingface_hub's `DatasetCard` (metadata from `DatasetCardData`: pretty name, task category, size
+category, tags), so the Hub and `DatasetCard.load` read it as they read any dataset card. The card says where the data came from (teacher), which rule made it (with the paper), how many rows it
 has, how many items every filter dropped, and the token-length distribution (for the RL pool, whose rows
 have no completion, the pass-rate distribution).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from factory.atomic import write_bytes, write_text
 
@@ -68,15 +70,26 @@ def _stats_table(series_stats: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def size_category(rows: int) -> str:
+    """The Hub's `size_categories` bucket for a row count."""
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < limit:
+            return label
+    return "n>1M"
+
+
+def card_data(name: str, rows: int) -> DatasetCardData:
+    return DatasetCardData(pretty_name=name, task_categories=["text-generation"], size_categories=[size_category(rows)],
+                           tags=["distillation", "long2short", "reasoning", "synthetic"])
+
+
 def write_card(folder: Path, *, name: str, rule: str, citation: str, teachers: list[str], rows: int,
                drops: dict[str, int], series: dict[str, object], xlabel: str, columns: list[str],
                settings: dict | None = None) -> dict:
     """Write README.md + lengths.png into `folder`; return the series statistics for stats.json."""
     stats = {label: summarize(values) for label, values in series.items()}
     plot_histogram(folder / PLOT_NAME, series, xlabel, f"{name}: {xlabel}")
-    text = f"""---
-tags: [distillation, long2short, reasoning]
----
+    body = f"""
 # {name}
 
 Built by the distillation factory (`datasets` stage) from verified teacher samples.
@@ -98,7 +111,7 @@ Built by the distillation factory (`datasets` stage) from verified teacher sampl
 
 ![{xlabel} histogram]({PLOT_NAME})
 
-Load with `datasets.load_from_disk(<this folder>)`.
+Load with `datasets.load_from_disk(<this folder>)` (a released copy on the Hub: `datasets.load_dataset(<repo>)`).
 """
-    write_text(folder / "README.md", text)
+    write_text(folder / "README.md", str(DatasetCard(f"---\n{card_data(name, rows).to_yaml()}\n---\n{body}")))
     return stats

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from factory.think import OPEN, split_think
+
 
 class ShardOrderError(ValueError):
     """Samples of one prompt are not contiguous in the shards; the message names the prompt and file."""
@@ -79,7 +81,7 @@ def assistant_text(sample: dict) -> str:
     the stripped fields turned the micro teacher's `<think>\nWe need` into `<think>We need`, a format
     the teacher never wrote, and its own SFT round then lost 8-70 points (docs/micro-results.md)."""
     completion = sample.get("completion") or ""
-    if completion.startswith("<think>") and completion.count("<think>") == 1 and completion.count("</think>") == 1:
+    if completion.startswith(OPEN) and split_think(completion).format_ok:
         return completion
     return f"<think>{sample.get('reasoning') or ''}</think>{sample.get('answer') or ''}"
 

@@ -101,9 +101,24 @@ def report_context(tmp: Path, results: dict | None = None, recipe: str = "t") ->
     return StageContext("report", "report", cfg, inputs, out, None, manifests)
 
 
-def published_run(tmp: Path, model_dir: Path, release: dict | None = None):
+def saved_dataset(folder: Path, name: str, rows: list[dict]) -> None:
+    """A real `save_to_disk` dataset with its card, as the datasets stage writes it."""
+    import datasets
+
+    from factory.data.cards import write_card
+
+    columns = ["messages"]
+    ds = datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({c: [] for c in columns})
+    ds.save_to_disk(str(folder / name), num_shards=None if rows else 1)  # 0 shards would not load back
+    write_card(folder / name, name=name, rule="Shortest correct teacher samples.", citation="Kimi k1.5",
+               teachers=["some-org/teacher"], rows=len(rows), drops={"incorrect": 1},
+               series={"chosen": [len(str(r)) for r in rows]}, xlabel="completion tokens", columns=columns)
+
+
+def published_run(tmp: Path, model_dir: Path, release: dict | None = None, datasets: dict | None = None):
     """A recipe whose every stage artifact is hand-written and complete (manifest with the planned hash);
-    the report is made by the real report stage. Students: long (acc 0.5, passes) and short (0.1, fails)."""
+    the report is made by the real report stage. Students: long (acc 0.5, passes) and short (0.1, fails).
+    `datasets` (name -> rows) makes the datasets stage hold real saved datasets instead of a card only."""
     import shutil
 
     import yaml
@@ -134,6 +149,9 @@ def published_run(tmp: Path, model_dir: Path, release: dict | None = None):
         elif s.kind == "eval":
             label = s.config["label"]
             (d / "results.json").write_text(json.dumps({"label": label, "tasks": {"heldout": metrics(accs[label], 50.0)}}))
+        elif s.kind == "datasets" and datasets:
+            for name, rows in datasets.items():
+                saved_dataset(d, name, rows)
         elif s.kind == "datasets":
             (d / "sft").mkdir()
             (d / "sft" / "README.md").write_text("---\nlicense: mit\n---\n# sft\nShortest correct teacher samples.\n")

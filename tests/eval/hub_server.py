@@ -4,7 +4,8 @@ create_repo (POST /api/repos/create), create_branch, validate-yaml (model card m
 preupload (answers "regular" for every file, so contents arrive inline) and commit (NDJSON). `fail_commits`
 makes the next N commit calls fail with HTTP 500 (huggingface_hub retries those itself) and `drop_commits`
 closes the next N commit connections without a response (an interrupted upload that eval/release.py retries). Requests without the expected
-Bearer token get 401.
+Bearer token get 401. Dataset repos (`/api/datasets/...`, `create_repo(repo_type="dataset")`) are kept under
+the key `datasets/<repo_id>`, model repos under `<repo_id>`.
 """
 
 from __future__ import annotations
@@ -47,15 +48,15 @@ def make_handler(state: HubState):
                 return False
             return True
 
-        def _repo(self, parts):  # /api/models/<org>/<name>/...
-            return f"{parts[3]}/{parts[4]}"
+        def _repo(self, parts):  # /api/models/<org>/<name>/... or /api/datasets/<org>/<name>/...
+            return ("datasets/" if parts[2] == "datasets" else "") + f"{parts[3]}/{parts[4]}"
 
         def do_GET(self):
             parts = self.path.split("?")[0].split("/")
             state.calls.append(f"GET {self.path}")
             if not self._authorized():
                 return
-            if parts[1:3] == ["api", "models"] and parts[5] == "commits":
+            if parts[1] == "api" and parts[2] in ("models", "datasets") and parts[5] == "commits":
                 repo = state.repos.get(self._repo(parts))
                 if repo is None:
                     return self._send(404, {"error": "Repository not found"})
@@ -70,14 +71,14 @@ def make_handler(state: HubState):
                 return
             if self.path.startswith("/api/repos/create"):
                 req = json.loads(data)
-                repo_id = f"{req['organization']}/{req['name']}"
+                repo_id = ("datasets/" if req.get("type") == "dataset" else "") + f"{req['organization']}/{req['name']}"
                 if repo_id in state.repos:
                     return self._send(409, {"error": "You already created this model repo", "url": repo_id})
                 state.repos[repo_id] = {"private": req.get("visibility") == "private", "files": {}, "commits": []}
                 return self._send(200, {"url": f"{self._host()}/{repo_id}", "name": repo_id})
             if self.path.startswith("/api/validate-yaml"):  # the model card's metadata check
                 return self._send(200, {"warnings": []})
-            if len(parts) < 6 or parts[1:3] != ["api", "models"]:
+            if len(parts) < 6 or parts[1] != "api" or parts[2] not in ("models", "datasets"):
                 return self._send(404, {"error": f"not implemented: {self.path}"})
             repo_id = self._repo(parts)
             if parts[5] == "branch":

