@@ -2,20 +2,19 @@
 
 A kind module (students/sft.py, dpo.py, ...) subclasses `TrainJob` and names the TRL config class its
 trainer takes in `TRL_CONFIG`; `trl:` then accepts any field of that class, checked against
-`dataclasses.fields` (one line per unknown key, with the closest valid name). The rule for where a
+`dataclasses.fields` (students/trl_fields.py; one line per unknown key, with the closest valid name). The rule for where a
 field lives is in students/config.py's docstring.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
-from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from factory.schema_base import Strict, check_slug
+from students import trl_fields
 from teachers.config import BootstrapConfig, TinyModel
 
 # Trainer arguments the factory sets itself (artifact layout, resume, token counting, logs, tracking);
@@ -24,22 +23,6 @@ MANAGED = {"output_dir": "the stage folder", "report_to": "the recipe's `trackin
            "save_strategy": "checkpoints for resume", "save_total_limit": "checkpoints for resume",
            "include_num_input_tokens_seen": "token_budget", "use_cpu": "the machine", "ddp_backend": "`launch`",
            "disable_tqdm": "the run display", "logging_dir": "the recipe's `tracking:` block"}
-
-
-@lru_cache(maxsize=None)
-def trl_fields(target: str) -> frozenset[str]:
-    """Field names of a TRL config dataclass, e.g. `trl:SFTConfig` (imports TRL: only for a `trl:` block)."""
-    import dataclasses
-    import os
-
-    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    module, name = target.split(":")
-    return frozenset(f.name for f in dataclasses.fields(getattr(importlib.import_module(module), name)))
-
-
-def trl_class(target: str):
-    module, name = target.split(":")
-    return getattr(importlib.import_module(module), name)
 
 
 class ModelRef(Strict):
@@ -102,7 +85,7 @@ class TrainJob(Job):
             return self
         problems = []
         top = set(type(self).model_fields) - {"trl"}
-        valid = trl_fields(self.TRL_CONFIG)
+        valid = trl_fields.fields(self.TRL_CONFIG)
         for key in self.trl:
             if key in MANAGED:
                 problems.append(f"trl.{key}: set by the factory ({MANAGED[key]})")

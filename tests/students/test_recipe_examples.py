@@ -25,3 +25,7 @@ def test_commented_micro_arms_validate_and_plan(tmp_path):
     dler = next(j for j in recipe.students if j.name == "grpo-dler")
     args = grpo.grpo_config(dler, tmp_path)
     assert (args.scale_rewards, args.epsilon_high, args.loss_type) == ("batch", 0.28, "dapo") and dler.drops_equal_groups
+    from factory.estimate import estimate
+
+    rows = {r.stage: r for r in estimate(recipe)}  # a new kind has its own estimate (no DPO fall-through)
+    assert 0 < rows["student.on-policy"].tokens <= 150000 and rows["student.grpo-dler"].wall_hours > 0
