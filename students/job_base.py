@@ -62,6 +62,17 @@ class Job(Strict):
         return [init.student] if init is not None and init.student else []
 
 
+# Fields of the schema before the `trl:` pass-through: where they went (a one-line hint for an old recipe).
+MOVED = {"batch_size": "per_device_train_batch_size", "grad_accum": "gradient_accumulation_steps",
+         "epochs": "num_train_epochs", "kl_beta": "trl: {beta: ...}", "warmup_ratio": "trl: {warmup_steps: ...}",
+         "scheduler": "trl: {lr_scheduler_type: ...}", "liger": "trl: {use_liger_kernel: ...}",
+         "min_lr_ratio": "trl: {lr_scheduler_type: cosine_with_min_lr, lr_scheduler_kwargs: {min_lr_rate: ...}}",
+         "sft_weight": "trl: {loss_type: [sigmoid, sft], loss_weights: [1.0, w]} (dpo) or trl: {cpo_alpha: w} (simpo)",
+         "loss": "kind: simpo for SimPO; trl: {loss_type: ...} for DPO's losses",
+         **{k: f"trl: {{{k}: ...}}" for k in ("save_steps", "bf16", "max_grad_norm", "gradient_checkpointing",
+                                             "packing", "temperature", "beta", "simpo_gamma")}}
+
+
 class TrainJob(Job):
     """A job trained with a TRL trainer. Top level: factory concepts plus the fields the factory reads itself
     to plan and check a run (under TRL's names); `trl:` everything else the trainer's config class has."""
@@ -78,6 +89,15 @@ class TrainJob(Job):
     max_steps: int = Field(-1, ge=-1, description="-1: train for `num_train_epochs`")
     num_train_epochs: float = Field(1.0, gt=0)
     trl: dict[str, Any] = Field(default_factory=dict, description="any other field of the kind's TRL config class")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_fields(cls, data):
+        if isinstance(data, dict):
+            moved = [f"{k}: now {MOVED[k]}" for k in data if k in MOVED and k not in cls.model_fields]
+            if moved:
+                raise ValueError("\n".join(moved))
+        return data
 
     @model_validator(mode="after")
     def _trl_keys(self):

@@ -44,6 +44,8 @@ CASES = [
     ("unknown-student-kind", {"students.0.kind": "kto"}, "students.0: Input tag 'kto' found using 'kind' does not match"),
     ("trl-unknown-key", {"students.0.trl": {"weight_decy": 0.1}},
      "students.0.sft: trl.weight_decy: not a field of SFTConfig (did you mean 'weight_decay'?)"),
+    ("old-field-name", {"students.0.batch_size": 8}, "students.0.sft: batch_size: now per_device_train_batch_size"),
+    ("old-kl-beta", {"students.0.kl_beta": 0.1}, "students.0.sft: kl_beta: now trl: {beta: ...}"),
     ("trl-managed-key", {"students.0.trl": {"report_to": ["wandb"]}}, "trl.report_to: set by the factory"),
     ("tracking-unknown", {"tracking": {"report_to": "mlflow"}}, "tracking.report_to: Input should be 'none'"),
     ("student-unknown-key", {"students.0.lr": 1e-4}, "students.0.sft.lr: unknown key"),
