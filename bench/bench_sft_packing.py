@@ -43,8 +43,9 @@ def measure(packing: bool, model_dir: Path, dataset, steps: int, batch: int, max
     from students.config import SFTJob
 
     job = SFTJob.model_validate({"name": "bench", "kind": "sft", "init": {"path": str(model_dir)},
-                                 "max_steps": steps, "batch_size": batch, "packing": packing,
-                                 "max_length": max_length, "learning_rate": 1e-4, "save_steps": 10_000})
+                                 "max_steps": steps, "per_device_train_batch_size": batch,
+                                 "max_length": max_length, "learning_rate": 1e-4,
+                                 "trl": {"packing": packing, "save_steps": 10_000}})
     with tempfile.TemporaryDirectory() as out:
         trainer, _ = sft.build_trainer(job, str(model_dir), dataset, Path(out))
         trainer.remove_callback(PrinterCallback)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-LONG2SHORT = ("short", "merge", "merge-short", "dpo", "grpo-len")
+# How the distillation-vs-RL arms read, by the kind of job (a kind not listed shows its name).
+METHODS = {"sft": "SFT on the teacher's rejection-sampled data",
+           "grpo": "GRPO alone from the same base (rule-based rewards)",
+           "distill": "on-policy distillation (the student samples, the teacher scores every token)"}
 
 
 def _load(path: Path) -> dict:
@@ -24,6 +27,28 @@ def _metric(results: dict, label: str, task: str) -> dict | None:
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
+
+
+def _acc_ci(m: dict) -> str:
+    return f"{_pct(m['acc'])} [{_pct(m['acc_ci'][0])}, {_pct(m['acc_ci'][1])}]"
+
+
+def long2short_group(report_config: dict) -> tuple[str | None, list[str]]:
+    """(the long student, the labels gated against it): the first gate whose baseline is a student."""
+    produced = report_config.get("produced") or {}
+    for gate in report_config.get("gates") or []:
+        baseline, students = gate.get("baseline"), gate.get("students")
+        if baseline and baseline != "teacher" and isinstance(students, list):
+            labels = [s.removeprefix("student.") for job in students for s in produced.get(job, [f"student.{job}"])]
+            return baseline, labels
+    return None, []
+
+
+def distill_vs_rl_arms(report_config: dict) -> list[tuple[str, str]]:
+    """(label, method) of the students that start from a pretrained stand-in base, in recipe order."""
+    return [(name, METHODS.get(entry.get("kind"), entry.get("kind", "")))
+            for name, entry in (report_config.get("lineage") or {}).items()
+            if "bootstrap" in (entry.get("init") or {})]
 
 
 def meaningful_checks(results: dict, stats: dict, task: str, long_label: str) -> list[tuple[str, str, bool]]:
@@ -44,39 +69,42 @@ def meaningful_checks(results: dict, stats: dict, task: str, long_label: str) ->
     return rows
 
 
-def long2short_rows(results: dict, gates: dict, task: str, long_label: str) -> list[list[str]]:
-    """Each long2short student vs the long student: accuracy, tokens, token cut, iso-accuracy by the CI."""
+def long2short_rows(results: dict, gates: dict, task: str, long_label: str, members: list[str]) -> list[dict]:
+    """Each long2short student vs the long student, as numbers: accuracy, tokens, Δacc, token cut, iso, gate."""
     long = _metric(results, long_label, task)
     if not long:
         return []
     lo, hi = long["acc_ci"]
     rows = []
     for label in sorted(results):
-        job = label.rsplit("-w", 1)[0] if label.startswith("merge-w") else label
-        if job not in LONG2SHORT and label != long_label:
+        if label not in members and label != long_label:
             continue
         m = _metric(results, label, task)
-        cut = 1 - m["tokens"] / long["tokens"] if long["tokens"] else 0.0
-        iso = lo <= m["acc"] <= hi
+        if not m:
+            continue
         gate = gates.get(label, {})
-        status = "ship" if gate.get("ship") else ("pass" if gate.get("passed") else "fail")
-        rows.append([label, f"{_pct(m['acc'])} [{_pct(m['acc_ci'][0])}, {_pct(m['acc_ci'][1])}]",
-                     f"{m['tokens']:.1f}", f"{100 * (m['acc'] - long['acc']):+.1f}", f"{100 * cut:+.1f} %",
-                     "yes" if iso else "no", status])
+        rows.append({"label": label, "metric": m, "delta": m["acc"] - long["acc"],
+                     "cut": 1 - m["tokens"] / long["tokens"] if long["tokens"] else 0.0,
+                     "iso": lo <= m["acc"] <= hi,
+                     "status": "ship" if gate.get("ship") else ("pass" if gate.get("passed") else "fail")})
     return rows
 
 
-def distill_vs_rl_rows(results: dict, manifests: dict, task: str) -> list[list[str]]:
+def _long2short_cells(row: dict) -> list[str]:
+    m = row["metric"]
+    return [row["label"], _acc_ci(m), f"{m['tokens']:.1f}", f"{100 * row['delta']:+.1f}", f"{100 * row['cut']:+.1f} %",
+            "yes" if row["iso"] else "no", row["status"]]
+
+
+def distill_vs_rl_rows(results: dict, manifests: dict, task: str, arms: list[tuple[str, str]]) -> list[list[str]]:
     rows = []
-    arms = [(label, "the shared starting point (a pretrained stand-in base)") for label in sorted(results)
-            if label.startswith("base.")]
-    for label, method in arms + [("distill", "SFT on the teacher's rejection-sampled data"),
-                                 ("rl-only", "GRPO alone from the same base (rule-based rewards)")]:
+    bases = [(label, "the shared starting point (a pretrained stand-in base)") for label in sorted(results)
+             if label.startswith("base.")]
+    for label, method in bases + arms:
         m = _metric(results, label, task)
         summary = (manifests.get(f"student.{label}") or {}).get("summary", {})
         if m:
-            rows.append([label, method, f"{_pct(m['acc'])} [{_pct(m['acc_ci'][0])}, {_pct(m['acc_ci'][1])}]",
-                         f"{m['tokens']:.1f}", str(summary.get("train_tokens", "n/a"))])
+            rows.append([label, method, _acc_ci(m), f"{m['tokens']:.1f}", str(summary.get("train_tokens", "n/a"))])
     return rows
 
 
@@ -85,7 +113,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def render(report_dir: Path, run_root: Path, task: str = "heldout", long_label: str = "long") -> str:
+def render(report_dir: Path, run_root: Path, task: str = "heldout", long_label: str | None = None) -> str:
     """The findings page for a finished run (markdown)."""
     board = _load(report_dir / "leaderboard.json")
     results, gates = board.get("results", {}), board.get("gates", {})
@@ -94,18 +122,22 @@ def render(report_dir: Path, run_root: Path, task: str = "heldout", long_label: 
     manifests = manifests_behind(report_dir)  # this run's stages only, not older hashes in the folder
     datasets_dir = (((manifests.get("report") or {}).get("inputs") or {}).get("datasets") or {}).get("dir")
     stats = _load(run_root / datasets_dir / "stats.json") if datasets_dir else {}
+    report_config = (manifests.get("report") or {}).get("config") or {}
+    gated_long, members = long2short_group(report_config)
+    lineage = report_config.get("lineage") or {}
+    long_label = long_label or gated_long or next((n for n, e in lineage.items() if e.get("kind") == "sft"), "")
     checks = meaningful_checks(results, stats, task, long_label)
-    l2s = long2short_rows(results, gates, task, long_label)
-    goal = [r for r in l2s if r[0] != long_label and float(r[4].rstrip(" %")) >= 50 and float(r[3]) >= -1.0]
+    l2s = long2short_rows(results, gates, task, long_label, members)
+    goal = [r for r in l2s if r["label"] != long_label and r["cut"] >= 0.5 and r["delta"] >= -0.01]
     parts = ["## Findings", "",
              "### Is the result meaningful? (DESIGN.md conditions)", "",
              _table(["condition", "measured", "met"], [[c, v, "yes" if ok else "**no**"] for c, v, ok in checks]), "",
              f"### Long2short vs the long SFT student ({task}, accuracy in %, 95 % bootstrap CI over prompts)", "",
              _table(["student", "accuracy [CI]", "mean tokens", "Δacc (pts)", "token cut", "inside long's CI",
-                     "gate"], l2s), "",
+                     "gate"], [_long2short_cells(r) for r in l2s]), "",
              "Goal (Kimi): at least one method with >= 50 % fewer tokens at <= 1 point accuracy loss: "
-             + (f"**met** by {', '.join(r[0] for r in goal)}." if goal else "**not met** in this run."), "",
+             + (f"**met** by {', '.join(r['label'] for r in goal)}." if goal else "**not met** in this run."), "",
              "### Distillation vs RL (R1) for a student smaller than the teacher", "",
              _table(["student", "method", "accuracy [CI]", "mean tokens", "train tokens"],
-                    distill_vs_rl_rows(results, manifests, task)), ""]
+                    distill_vs_rl_rows(results, manifests, task, distill_vs_rl_arms(report_config))), ""]
     return "\n".join(parts)

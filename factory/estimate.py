@@ -22,7 +22,7 @@ from factory.graph import build_graph, student_stage_names
 from factory.hardware import HardwareConfig
 from factory.model_size import EstimateError, fmt_params, model_params, tiny_params
 from factory.recipe import Recipe
-from students.config import DPOJob, GRPOJob, MergeJob, SFTJob
+from students import kinds
 from teachers.config import BootstrapConfig
 
 __all__ = ["EstimateError", "StageEstimate", "estimate", "model_params", "print_estimate"]
@@ -75,9 +75,9 @@ def _teacher_params(recipe: Recipe, hw: HardwareConfig) -> float:
 
 
 def _job_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
-    if isinstance(job, MergeJob):
-        return _job_params(recipe, _job(recipe, job.models[0]), hw)
-    ref = job.init
+    ref = getattr(job, "init", None)
+    if ref is None:  # a merge: the size of the models it merges
+        return _job_params(recipe, _job(recipe, job.upstream_students()[0]), hw)
     if ref.tiny is not None:
         return tiny_params(ref.tiny)
     if ref.bootstrap is not None:
@@ -194,29 +194,29 @@ def _bootstrap(stage, hw: HardwareConfig) -> StageEstimate:
     return StageEstimate(stage.name, "bootstrap", 1, gpu_h, gpu_h, tokens, f"{fmt_params(params)}-parameter {what}")
 
 
-def _train_tokens(recipe: Recipe, job, hw: HardwareConfig) -> tuple[float, float, str]:
-    """(trained tokens, FLOPs per parameter-token, note) for an SFT / DPO job."""
-    prompts, n = train_prompts(recipe), recipe.generation.n
-    p = hw.pass_rate or DEFAULT_PASS_RATE
-    completion = _completion_tokens(recipe, hw)
-    prompt = _prompt_tokens(completion)
-    global_batch = job.batch_size * job.grad_accum * job.num_processes
-    if isinstance(job, SFTJob):
-        if job.data == "shortest":
-            examples, completion = prompts * (1 - (1 - p) ** n), completion * SHORTEST_LENGTH_RATIO
-        else:
-            examples = prompts * min(n * p, recipe.datasets.sft.max_per_prompt)
-        per_example, flops, what = min(prompt + completion, job.max_length), 6.0, "examples"
-    else:  # DPO / SimPO: chosen + rejected sequences per pair
-        examples = prompts * min(recipe.datasets.pairs.max_pairs_per_prompt, n - 1)
-        per_example = 2 * min(prompt + completion, job.max_length)
-        flops = 6.0 if job.loss == "simpo" else 8.0  # sigmoid DPO runs the reference model forward (2N)
-        what = "pairs"
-    seen = job.max_steps * global_batch if job.max_steps > 0 else examples * job.epochs
+def trained(recipe: Recipe, stage, job, hw: HardwareConfig, examples: float, per_example: float,
+            flops: float, what: str) -> StageEstimate:
+    """A job trained on a dataset (SFT, DPO, ...): examples × tokens each, for max_steps or epochs, capped by
+    the token budget. The kind module counts its examples (students/<kind>.py `estimate`)."""
+    seen = job.max_steps * job.global_batch if job.max_steps > 0 else examples * job.num_train_epochs
     tokens = seen * per_example
     if getattr(job, "token_budget", None):
         tokens = min(tokens, job.token_budget)
-    return tokens, flops, f"{examples:,.0f} {what} × {per_example:,.0f} tok"
+    gpu_h = train_gpu_hours(_job_params(recipe, job, hw), tokens, hw, flops)
+    return _student(recipe, stage, job, hw, gpu_h, tokens, f"{examples:,.0f} {what} × {per_example:,.0f} tok")
+
+
+def rollout_trained(recipe: Recipe, stage, job, hw: HardwareConfig, completions: float, completion: float,
+                    tokens: float, teacher_forward: bool = False) -> StageEstimate:
+    """A job that samples its own completions (GRPO, on-policy distillation): rollouts at the sampling rate plus
+    training on prompt + completion tokens (+ the teacher's forward, 2 N_teacher per token, when it scores them)."""
+    params = _job_params(recipe, job, hw)
+    rollout_h = completions * completion / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
+    gpu_h = train_gpu_hours(params, tokens, hw) + rollout_h
+    if teacher_forward:
+        gpu_h += train_gpu_hours(_teacher_params(recipe, hw), tokens, hw, 2.0)
+    note = f"{completions:,.0f} rollouts of ~{completion:,.0f} tok (rollouts {rollout_h:,.1f} GPU-h)"
+    return _student(recipe, stage, job, hw, gpu_h, tokens, note)
 
 
 def _memory_note(params_b: float, job, hw: HardwareConfig) -> str:
@@ -231,27 +231,10 @@ def _memory_note(params_b: float, job, hw: HardwareConfig) -> str:
     return ""
 
 
-def _student(recipe: Recipe, stage, job, hw: HardwareConfig) -> StageEstimate:
+def _student(recipe: Recipe, stage, job, hw: HardwareConfig, gpu_h: float, tokens: float, note: str) -> StageEstimate:
+    """The GPUs a trained job occupies, with its size and memory notes."""
     params = _job_params(recipe, job, hw)
-    if isinstance(job, MergeJob):  # mergekit on CPU: read two models, write one, bf16 at ~1 GB/s
-        wall = 3 * 2 * params * 1e9 / 1e9 / 3600
-        return StageEstimate(stage.name, stage.kind, 0, 0.0, wall, 0.0, f"CPU merge of two {fmt_params(params)} models")
     gpus = 1 if hw.gpu == "cpu" else job.num_processes
-    if isinstance(job, GRPOJob):
-        completion = job.max_completion_length * _fraction(hw)
-        pool = train_prompts(recipe) * (recipe.datasets.rl_pool.max_pass_rate - recipe.datasets.rl_pool.min_pass_rate)
-        completions = (job.max_steps * job.batch_size * job.grad_accum * job.num_processes if job.max_steps > 0
-                       else pool * job.num_generations * job.epochs)
-        tokens = completions * (completion + _prompt_tokens(completion))
-        if job.token_budget:
-            completions *= min(1.0, job.token_budget / tokens)
-            tokens = min(tokens, job.token_budget)
-        rollout_h = completions * completion / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
-        gpu_h = train_gpu_hours(params, tokens, hw) + rollout_h
-        note = f"{completions:,.0f} rollouts of ~{completion:,.0f} tok (rollouts {rollout_h:,.1f} GPU-h)"
-    else:
-        tokens, flops, note = _train_tokens(recipe, job, hw)
-        gpu_h = train_gpu_hours(params, tokens, hw, flops)
     note = f"{fmt_params(params)}, {note}" + _memory_note(params, job, hw)
     if hw.gpu != "cpu" and gpus > hw.total_gpus:
         note += f"; launches {gpus} processes but `hardware` has {hw.total_gpus} GPUs"
@@ -301,7 +284,7 @@ def estimate(recipe: Recipe) -> list[StageEstimate]:
         elif stage.kind == "bootstrap":
             out.append(_bootstrap(stage, hw))
         elif stage.name in stage_jobs:
-            out.append(_student(recipe, stage, jobs[stage_jobs[stage.name]], hw))
+            out.append(kinds.estimate(recipe, stage, jobs[stage_jobs[stage.name]], hw))
         elif stage.kind == "eval":
             out.append(_eval(recipe, stage, hw, stages))
         else:  # prompts, datasets, base.*, report: CPU bookkeeping

@@ -10,6 +10,7 @@ downstream stages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from factory import __version__
 from factory.hashing import library_versions, stable_hash
 from factory.recipe import Recipe
 from factory.stages import STAGE_FORMATS
-from students.config import MergeJob
+from students import kinds
 
 
 @dataclass
@@ -37,19 +38,44 @@ def _dump(model) -> dict:
     return model.model_dump(mode="json")
 
 
-def merge_candidate_name(job: MergeJob, weight: float) -> str:
-    return f"{job.name}-w{round(weight * 100):03d}"
+class Wiring:
+    """What a kind's `stages(job, wiring)` may ask the graph for (students/kinds.py)."""
+
+    def __init__(self, recipe: Recipe, stages: list[Stage], produced: dict[str, list[str]]):
+        self.recipe, self._stages, self._produced = recipe, stages, produced
+
+    def init(self, job) -> dict[str, str]:
+        """The `init` input of a trained job (adds a tiny / bootstrap base stage when the job needs one)."""
+        return _init_input(self.recipe, job, self._stages, self._produced)
+
+    def student(self, name: str) -> str:
+        """A student's stage; a merge sweep gives its middle candidate (the recipe can name a single weight)."""
+        names = self._produced[name]
+        return names[len(names) // 2]
+
+    def source(self, role: str) -> str | None:
+        """`data`: the datasets stage; `teacher`: the teacher's weights when a stage makes them."""
+        if role == "data":
+            return "datasets"
+        if role == "teacher":
+            return "teacher" if self.recipe.teacher.bootstrap else None
+        raise KeyError(f"unknown input role '{role}' (known: data, teacher)")
+
+
+class _Names(Wiring):
+    """A wiring that only answers names (to list the stages a job produces, before the graph exists)."""
+
+    def init(self, job) -> dict[str, str]:
+        return {}
+
+    def student(self, name: str) -> str:
+        return f"student.{name}"
 
 
 def student_stage_names(recipe: Recipe) -> dict[str, list[str]]:
     """Student job name -> the stage names it produces (merges produce one per sweep weight)."""
-    out = {}
-    for job in recipe.students:
-        if isinstance(job, MergeJob):
-            out[job.name] = [f"student.{merge_candidate_name(job, w)}" for w in job.weights]
-        else:
-            out[job.name] = [f"student.{job.name}"]
-    return out
+    dry = _Names(recipe, [], {})
+    return {job.name: [name for name, _, _ in kinds.stages(job, dry)] for job in recipe.students}
 
 
 def _init_input(recipe: Recipe, job, stages: list[Stage], produced: dict[str, list[str]]) -> dict[str, str]:
@@ -92,16 +118,12 @@ def build_graph(recipe: Recipe) -> list[Stage]:
                         {"verified": "verify", "prompts": "prompts"}))
 
     produced = student_stage_names(recipe)
+    wiring = Wiring(recipe, stages, produced)
+    tracking = {"tracking": _dump(recipe.tracking)} if recipe.tracking.report_to != "none" else {}
     for job in _topological_jobs(recipe):
-        cfg = {"job": _dump(job), "teacher_model": recipe.teacher.model}
-        if isinstance(job, MergeJob):
-            long_, short_ = (produced[m][len(produced[m]) // 2] for m in job.models)
-            for w, name in zip(job.weights, produced[job.name]):
-                stages.append(Stage(name, "merge", cfg | {"weight": w}, {"long": long_, "short": short_}))
-            continue
-        inputs = _init_input(recipe, job, stages, produced)
-        inputs["data"] = "datasets"
-        stages.append(Stage(f"student.{job.name}", job.kind, cfg, inputs))
+        cfg = {"job": _dump(job), "teacher_model": recipe.teacher.model} | tracking
+        for name, extra, inputs in kinds.stages(job, wiring):
+            stages.append(Stage(name, job.kind, cfg | extra, inputs))
 
     eval_cfg = _dump(recipe.eval)
     eval_cfg.pop("gates")  # gates do not change scores: editing one re-runs only the report
@@ -127,20 +149,17 @@ def build_graph(recipe: Recipe) -> list[Stage]:
 
 
 def _topological_jobs(recipe: Recipe):
+    """Jobs with every upstream student first (graphlib); among ready jobs the earliest in the recipe."""
     by_name = {j.name: j for j in recipe.students}
-    done, order = set(), []
-
-    def visit(job):
-        if job.name in done:
-            return
-        for up in job.upstream_students():
-            visit(by_name[up])
-        done.add(job.name)
-        order.append(job)
-
-    for job in recipe.students:
-        visit(job)
-    return order
+    rank = {name: i for i, name in enumerate(by_name)}
+    sorter = TopologicalSorter({j.name: j.upstream_students() for j in recipe.students})
+    sorter.prepare()
+    ready, order = [], []
+    while sorter.is_active():
+        ready = sorted(set(ready) | set(sorter.get_ready()), key=rank.__getitem__)
+        order.append(ready.pop(0))
+        sorter.done(order[-1])
+    return [by_name[n] for n in order]
 
 
 def _assign_hashes(stages: list[Stage]) -> None:

@@ -18,6 +18,7 @@ from factory.data.config import DatasetsConfig, PromptsConfig
 from factory.hardware import HardwareConfig
 from factory.schema_base import Strict, check_slug
 from students.config import StudentJob
+from students.tracking import TrackingConfig
 from teachers.config import GenerationConfig, TeacherConfig
 
 MAX_RECIPE_BYTES = 1 << 20
@@ -63,6 +64,8 @@ class Recipe(Strict):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     datasets: DatasetsConfig = Field(default_factory=DatasetsConfig)
     students: list[StudentJob] = Field(default_factory=list)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig,
+                                     description="report_to for the student jobs (students/tracking.py); off by default")
     eval: EvalConfig
     release: ReleaseConfig = Field(default_factory=ReleaseConfig)
     hardware: HardwareConfig | None = Field(
@@ -255,7 +258,8 @@ def _missing_files(recipe: Recipe, where: str) -> list[str]:
     if recipe.teacher.model and _looks_local(recipe.teacher.model):
         checks.append(("teacher.model", recipe.teacher.model))
     for i, job in enumerate(recipe.students):
-        if job.init is not None and job.init.path:
-            checks.append((f"students.{i}.init.path", job.init.path))
+        init = getattr(job, "init", None)  # a merge has no init
+        if init is not None and init.path:
+            checks.append((f"students.{i}.init.path", init.path))
     return [f"{where}: {field}: file does not exist: {recipe.resolve_path(p)}"
             for field, p in checks if not recipe.resolve_path(p).exists()]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from factory.progress import console
+from students import kinds
 
 STAGE_ENTRIES = {
     "prompts": "factory.data.prompts:run",
@@ -20,10 +21,7 @@ STAGE_ENTRIES = {
     "verify": "eval.verify:run",
     "datasets": "factory.data.build:run",
     "tiny": "students.tiny:run",
-    "sft": "students.sft:run",
-    "dpo": "students.dpo:run",
-    "merge": "students.merge:run",
-    "grpo": "students.grpo:run",
+    **kinds.stage_entries(),  # one per student kind (students/kinds.py)
     "eval": "eval.evaluate:run",
     "report": "eval.report:run",
 }

@@ -123,7 +123,7 @@ def distributed() -> bool:
 
 
 def use_bf16(job) -> bool:
-    return bool(job.bf16) and has_cuda()
+    return bool((getattr(job, "trl", None) or {}).get("bf16")) and has_cuda()
 
 
 def load_split(ctx, name: str):
@@ -140,29 +140,38 @@ def load_split(ctx, name: str):
 
 
 # ---------------------------------------------------------------- trainer arguments
-def common_args(job, out: Path, save_steps: int | None = None) -> dict[str, Any]:
-    """Keyword arguments shared by SFTConfig / DPOConfig / CPOConfig / GRPOConfig."""
+# The factory's defaults for TrainingArguments fields (a job's `trl:` block overrides them): checkpoints often
+# enough to resume a killed CPU run, a log entry per step (train_log.json), fp32 and no Liger unless asked.
+FACTORY_DEFAULTS: dict[str, Any] = dict(save_steps=100, max_grad_norm=1.0, gradient_checkpointing=False, bf16=False,
+                                        use_liger_kernel=False, logging_steps=1, log_level="error",
+                                        dataloader_num_workers=0)
+
+
+def common_args(job, out: Path, save_steps: int | None = None, defaults: dict | None = None,
+                tracking: dict | None = None) -> dict[str, Any]:
+    """Keyword arguments for a job's TRL config: factory defaults < the kind's `defaults` < the job's top-level
+    fields < its `trl:` block; then what the factory manages (students/job_base.py MANAGED). bf16 and Liger
+    need CUDA: without it they are switched off (the same recipe runs on a laptop)."""
+    from students import tracking as tracking_mod
+
     cuda = has_cuda()
-    return dict(
-        output_dir=str(Path(out) / CHECKPOINTS),
+    args = FACTORY_DEFAULTS | (defaults or {}) | dict(
         learning_rate=job.learning_rate,
-        per_device_train_batch_size=job.batch_size,
-        gradient_accumulation_steps=job.grad_accum,
+        per_device_train_batch_size=job.per_device_train_batch_size,
+        gradient_accumulation_steps=job.gradient_accumulation_steps,
         max_steps=job.max_steps,
-        num_train_epochs=job.epochs,
-        max_grad_norm=job.max_grad_norm,
-        gradient_checkpointing=job.gradient_checkpointing,
+        num_train_epochs=job.num_train_epochs,
         seed=job.seed,
-        bf16=use_bf16(job),
+    ) | dict(job.trl)
+    if save_steps:
+        args["save_steps"] = save_steps
+    if not cuda:
+        args["bf16"] = args["use_liger_kernel"] = False
+    return args | tracking_mod.trainer_args(tracking, out) | dict(
+        output_dir=str(Path(out) / CHECKPOINTS),
         use_cpu=not cuda,
-        use_liger_kernel=bool(job.liger) and cuda,
-        dataloader_num_workers=0,
-        report_to=[],
         disable_tqdm=True,
-        logging_steps=1,
-        log_level="error",
         save_strategy="steps",
-        save_steps=save_steps or job.save_steps,
         save_total_limit=1,
         include_num_input_tokens_seen="non_padding",
         ddp_backend="gloo" if distributed() and not cuda else None,

@@ -6,27 +6,52 @@ Pairs come from the `pairs` dataset (`prompt`, `chosen`, `rejected` conversation
 - Sky-T1-Flash (NovaSky 2025) adds long-correct (chosen) vs short-incorrect (rejected) so the model does
   not learn "short at any cost" (`pair_kind == "flash"`).
 
-Losses:
-- `sigmoid`: DPO (Rafailov et al. 2023), `-log σ(β·[(log π_c − log π_ref,c) − (log π_r − log π_ref,r)])`,
-  with TRL's DPOTrainer. Reference model: a frozen copy of the init model (TRL makes it when
+Kinds (one module each; pairs and the run loop live here):
+- `dpo` (this module): DPO (Rafailov et al. 2023), `-log σ(β·[(log π_c − log π_ref,c) − (log π_r − log π_ref,r)])`,
+  with TRL's DPOTrainer; any DPOConfig field in `trl:` (`loss_type`, `ld_alpha`, ...). Reference model: a frozen copy of the init model (TRL makes it when
   `ref_model=None`), i.e. the SFT policy we start from.
-- `simpo`: SimPO (Meng et al. 2024), reference-free, `-log σ(β/|y_c|·log π_c − β/|y_r|·log π_r − γ)`, via
+- `simpo` (students/simpo.py): SimPO (Meng et al. 2024), reference-free, `-log σ(β/|y_c|·log π_c − β/|y_r|·log π_r − γ)`, via
   `trl.experimental.cpo.CPOTrainer(loss_type="simpo")` (not in DPOConfig in TRL 1.16);
-  `simpo_gamma` in the job is γ/β as in TRL. Sky-T1-Flash: lr 5e-7, β = 2.0, γ/β ≈ 0.3.
-- `sft_weight` > 0 adds NLL on the chosen answer (RPO; TRL `loss_type=["sigmoid", "sft"]`, CPO's
-  `cpo_alpha`). Without it the micro recipe's DPO lowered the chosen answers' likelihood along with the
+  `simpo_gamma` is γ/β as in TRL. Sky-T1-Flash: lr 5e-7, β = 2.0, γ/β ≈ 0.3.
+- `orpo` (students/orpo.py): ORPO (Hong et al. 2024), reference-free odds-ratio loss plus NLL.
+- NLL on the chosen answer (RPO): `trl: {loss_type: [sigmoid, sft], loss_weights: [1.0, w]}` for DPO,
+  `cpo_alpha: w` for SimPO. Without it the micro recipe's DPO lowered the chosen answers' likelihood along with the
   rejected ones' (they share most tokens) and fell from 81.6 % to 27.1 % held-out accuracy.
 """
 
 from __future__ import annotations
 
-from students import common, launch
-from students.config import DPOJob
+from typing import Literal
+
+from pydantic import Field
+
+from students import common, job_base, launch
 
 PAIR_COLUMNS = ["prompt", "chosen", "rejected"]
 
 
-def select_pairs(dataset, job: DPOJob):
+class PreferenceJob(job_base.TrainJob):
+    """Fields every pair-trained kind shares: which pairs, how long a sequence may be."""
+
+    data: Literal["pairs"] = "pairs"
+    pair_kinds: list[Literal["kimi", "flash"]] = Field(default_factory=lambda: ["kimi", "flash"], min_length=1)
+    max_length: int = Field(2048, gt=0)
+
+
+class DPOJob(PreferenceJob):
+    TRL_CONFIG = "trl:DPOConfig"
+
+    kind: Literal["dpo"]
+
+
+Job = DPOJob
+
+
+def stages(job, wiring):
+    return job_base.train_stages(job, wiring, ("data",))
+
+
+def select_pairs(dataset, job: PreferenceJob):
     """Keep the pair kinds the job asks for; an empty result is a one-line error naming the dataset."""
     missing = [c for c in PAIR_COLUMNS if c not in dataset.column_names]
     if missing:
@@ -39,23 +64,22 @@ def select_pairs(dataset, job: DPOJob):
     return dataset.select_columns(PAIR_COLUMNS)
 
 
-def build_trainer(job: DPOJob, model_path: str, dataset, out):
-    """DPOTrainer (sigmoid) or CPOTrainer (SimPO) with the shared trainer arguments."""
+def preference_trainer(job: PreferenceJob, model_path: str, dataset, out, config_cls, trainer_cls,
+                       defaults: dict | None = None, tracking: dict | None = None, **trainer_kwargs):
+    """Any pair trainer of TRL (DPO, CPO/SimPO, ORPO) with the shared arguments and the job's `trl:` block."""
     tokenizer = common.load_tokenizer(model_path)
     model = common.load_model(model_path, job, tokenizer)
-    args = common.common_args(job, out) | dict(max_length=job.max_length, beta=job.beta)
-    if job.loss == "simpo":
-        from trl.experimental.cpo import CPOConfig, CPOTrainer
+    args = common.common_args(job, out, defaults=defaults, tracking=tracking) | dict(max_length=job.max_length)
+    return trainer_cls(model=model, args=config_cls(**args), train_dataset=dataset, processing_class=tokenizer,
+                       **trainer_kwargs), tokenizer
 
-        config = CPOConfig(**args, loss_type="simpo", cpo_alpha=job.sft_weight, simpo_gamma=job.simpo_gamma)
-        return CPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer), tokenizer
+
+def build_trainer(job: DPOJob, model_path: str, dataset, out, tracking: dict | None = None):
+    """DPOTrainer; the reference model is a frozen copy of the init model (TRL makes it: ref_model=None)."""
     from trl import DPOConfig, DPOTrainer
 
-    losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, job.sft_weight]) if job.sft_weight else \
-        dict(loss_type=["sigmoid"])
-    config = DPOConfig(**args, **losses)
-    return DPOTrainer(model=model, ref_model=None, args=config, train_dataset=dataset,
-                      processing_class=tokenizer), tokenizer
+    return preference_trainer(job, model_path, dataset, out, DPOConfig, DPOTrainer, tracking=tracking,
+                              ref_model=None)
 
 
 def margins(trainer) -> list[float]:
@@ -63,15 +87,31 @@ def margins(trainer) -> list[float]:
     return [h["rewards/margins"] for h in trainer.state.log_history if "rewards/margins" in h]
 
 
-def run(ctx) -> dict:
-    job = DPOJob.model_validate(ctx.config["job"])
+def run_pairs(ctx, job_cls, build) -> dict:
+    """The run loop of every pair kind: pairs -> trainer -> train (resumable) -> artifact + margins."""
+    job = job_cls.model_validate(ctx.config["job"])
     if launch.should_launch(job):
         return launch.launch(ctx, job)
     dataset = select_pairs(common.load_split(ctx, job.data), job)
-    trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out)
+    trainer, tokenizer = build(job, common.resolve_init(ctx, job), dataset, ctx.out, ctx.config.get("tracking"))
     result, wall_s = common.train(trainer, ctx.out, ctx)
     history = margins(trainer)
     common.save_final(trainer, tokenizer, ctx.out)
     return common.summary(trainer, result, wall_s, "loss") | {
-        "pairs": len(dataset), "loss_type": job.loss, "beta": job.beta,
+        "pairs": len(dataset), "loss_type": getattr(trainer.args, "loss_type", job.kind),
+        "beta": getattr(trainer.args, "beta", None),
         "first_margin": history[0] if history else None, "final_margin": history[-1] if history else None}
+
+
+def run(ctx) -> dict:
+    return run_pairs(ctx, DPOJob, build_trainer)
+
+
+def estimate(recipe, stage, job: PreferenceJob, hw, flops_per_param_token: float = 8.0):
+    """Pairs × (chosen + rejected) tokens; sigmoid DPO also runs the reference model forward (+2N per token)."""
+    from factory import estimate as E
+
+    completion = E._completion_tokens(recipe, hw)
+    examples = E.train_prompts(recipe) * min(recipe.datasets.pairs.max_pairs_per_prompt, recipe.generation.n - 1)
+    per_example = 2 * min(E._prompt_tokens(completion) + completion, job.max_length)
+    return E.trained(recipe, stage, job, hw, examples, per_example, flops_per_param_token, "pairs")

@@ -14,14 +14,76 @@ GPUs). The summary records which one ran.
 template in students/templates/r1_zero.txt as plain text, no chat template, so a base model without
 chat training sees "User: … Assistant: <think>". Use it beside distillation for the R1 comparison
 (distillation beats RL for small students).
+
+GRPOConfig fields (`beta` = KL to the init model, `temperature`, `loss_type`, `scale_rewards`,
+`epsilon_high`, `mask_truncated_completions`, ...) go in the job's `trl:` block.
+
+`preset: dler` — length RL done right (DLER, Liu et al., NVIDIA 2025, "DLER: Doing Length pEnalty Right"):
+R1-Distill-Qwen-7B's mean output −69 % (AIME −76 %) with accuracy up on MATH, AIME24, AMC, Minerva and
+Olympiad, from a plain truncation penalty plus the optimisation done right. The preset fills GRPOConfig with
+batch-wise reward normalisation (`scale_rewards: batch`), clip-higher (`epsilon_high: 0.28` vs 0.2), token-mean
+loss (`loss_type: dapo`), truncated completions out of the loss (`mask_truncated_completions: true`), and turns
+on `dynamic_sampling` (drop groups whose rewards are all equal: students/dynamic_sampling.py, the hook TRL
+1.16 lacks). The truncation penalty is the `token_limit` reward (0 for a completion not finished within
+`token_limit` tokens). The job's own `trl:` keys override the preset's. DLER: 16 samples per prompt, lr 1e-6,
+max response 4k at real scale.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from students import common, launch, rewards
-from students.config import GRPOJob
+from pydantic import Field, model_validator
+
+from factory.schema_base import Strict
+from students import common, job_base, launch, rewards
+
+# DLER (NVIDIA 2025): the GRPOConfig values of its recipe.
+DLER_TRL = dict(scale_rewards="batch", epsilon_high=0.28, loss_type="dapo", mask_truncated_completions=True)
+
+
+class Reward(Strict):
+    name: Literal[tuple(rewards.REWARDS)]  # the reward registry is the list of names
+    weight: float = 1.0
+
+
+class GRPOJob(job_base.TrainJob):
+    TRL_CONFIG = "trl:GRPOConfig"
+
+    kind: Literal["grpo"]
+    data: Literal["rl_pool"] = "rl_pool"
+    token_budget: int | None = job_base.token_budget()
+    rewards: list[Reward] = Field(default_factory=lambda: [Reward(name="accuracy"), Reward(name="format")])
+    num_generations: int = Field(8, gt=1)
+    max_completion_length: int = Field(512, gt=0)
+    length_warmup_steps: int = Field(0, ge=0, description="steps before the length reward turns on (Kimi)")
+    target_length: int | None = Field(None, gt=0, description="L1/LCPO target tokens")
+    token_limit: int | None = Field(None, gt=0, description="ThinkPrune / DLER truncation limit (token_limit reward)")
+    r1_zero: bool = Field(False, description="RL straight from a base model with a minimal prompt")
+    preset: Literal["dler"] | None = Field(None, description="dler: DLER's GRPOConfig values + dynamic_sampling")
+    dynamic_sampling: bool | None = Field(None, description="drop prompt groups whose rewards are all equal "
+                                          "(DAPO/DLER); default: on with preset dler, else off")
+
+    @model_validator(mode="after")
+    def _reward_params(self):
+        names = {r.name for r in self.rewards}
+        if "token_limit" in names and self.token_limit is None:
+            raise ValueError("reward 'token_limit' needs `token_limit` (tokens)")
+        if "target_length" in names and self.target_length is None:
+            raise ValueError("reward 'target_length' needs `target_length` (tokens)")
+        return self
+
+    @property
+    def drops_equal_groups(self) -> bool:
+        return self.dynamic_sampling if self.dynamic_sampling is not None else self.preset == "dler"
+
+
+Job = GRPOJob
+
+
+def stages(job: GRPOJob, wiring):
+    return job_base.train_stages(job, wiring, ("data",))
 
 R1_ZERO_TEMPLATE = Path(__file__).resolve().parent / "templates" / "r1_zero.txt"
 POOL_COLUMNS = ["prompt", "gold", "task", "prompt_id", "metadata"]
@@ -62,32 +124,35 @@ def skip_vllm_import_on_cpu() -> None:
 
 
 def check_group_size(job: GRPOJob) -> None:
-    per_step = job.batch_size * job.grad_accum * max(job.num_processes, 1)
+    per_step = job.global_batch
     if per_step % job.num_generations:
-        raise ValueError(f"student '{job.name}': batch_size × grad_accum × num_processes = {per_step} must be a "
-                         f"multiple of num_generations = {job.num_generations}")
+        raise ValueError(f"student '{job.name}': per_device_train_batch_size × gradient_accumulation_steps × "
+                         f"num_processes = {per_step} must be a multiple of num_generations = {job.num_generations}")
 
 
-def grpo_config(job: GRPOJob, out):
+def grpo_config(job: GRPOJob, out, tracking: dict | None = None):
     skip_vllm_import_on_cpu()
     from trl import GRPOConfig
 
     vllm = use_vllm()
-    return GRPOConfig(**common.common_args(job, out), num_generations=job.num_generations,
-                      max_completion_length=job.max_completion_length, temperature=job.temperature,
-                      beta=job.kl_beta,
-                      use_vllm=vllm, **({"vllm_mode": "colocate"} if vllm else {}))
+    preset = DLER_TRL if job.preset == "dler" else {}
+    rollout = dict(use_vllm=vllm, **({"vllm_mode": "colocate"} if vllm else {}))
+    args = common.common_args(job, out, defaults=rollout | preset, tracking=tracking)
+    return GRPOConfig(**args, num_generations=job.num_generations, max_completion_length=job.max_completion_length)
 
 
-def build_trainer(job: GRPOJob, model_path: str, dataset, out):
+def build_trainer(job: GRPOJob, model_path: str, dataset, out, tracking: dict | None = None):
     skip_vllm_import_on_cpu()
-    from trl import GRPOTrainer
+    if job.drops_equal_groups:
+        from students.dynamic_sampling import DynamicSamplingGRPOTrainer as GRPOTrainer
+    else:
+        from trl import GRPOTrainer
 
     check_group_size(job)
     tokenizer = common.load_tokenizer(model_path)
     model = common.load_model(model_path, job, tokenizer)
     funcs, weights = rewards.get_reward_funcs(job, tokenizer)
-    config = grpo_config(job, out)
+    config = grpo_config(job, out, tracking)
     config.reward_weights = weights
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer)
@@ -103,10 +168,26 @@ def run(ctx) -> dict:
     if launch.should_launch(job):
         return launch.launch(ctx, job)
     dataset = prepare_pool(common.load_split(ctx, job.data), job)
-    trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out)
+    trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out, ctx.config.get("tracking"))
     result, wall_s = common.train(trainer, ctx.out, ctx, job.token_budget)
     history = reward_history(trainer)
     common.save_final(trainer, tokenizer, ctx.out, {"reward_history": history})
     return common.summary(trainer, result, wall_s, "reward") | {
         "prompts": len(dataset), "rollouts": "vllm" if trainer.args.use_vllm else "transformers",
-        "rewards": [r.name for r in job.rewards], "r1_zero": job.r1_zero}
+        "rewards": [r.name for r in job.rewards], "r1_zero": job.r1_zero,
+        "dynamic_sampling": job.drops_equal_groups}
+
+
+def estimate(recipe, stage, job: GRPOJob, hw):
+    """Rollouts (sampled at the eval rate) plus training on prompt + completion tokens."""
+    from factory import estimate as E
+
+    completion = job.max_completion_length * E._fraction(hw)
+    pool = E.train_prompts(recipe) * (recipe.datasets.rl_pool.max_pass_rate - recipe.datasets.rl_pool.min_pass_rate)
+    completions = job.max_steps * job.global_batch if job.max_steps > 0 else pool * job.num_generations * \
+        job.num_train_epochs
+    tokens = completions * (completion + E._prompt_tokens(completion))
+    if job.token_budget:
+        completions *= min(1.0, job.token_budget / tokens)
+        tokens = min(tokens, job.token_budget)
+    return E.rollout_trained(recipe, stage, job, hw, completions, completion, tokens)

@@ -18,9 +18,57 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from typing import Literal
+
+from pydantic import Field, model_validator
+
 from factory.atomic import write_text
-from students import common
-from students.config import MergeJob
+from students import common, job_base
+
+
+class MergeJob(job_base.Job):
+    """Kimi model merging: average a long-CoT and a short-CoT model, sweeping the weight (no training, no data)."""
+
+    kind: Literal["merge"]
+    init: job_base.ModelRef | None = Field(None, description="TIES / DARE base model (path or hub); default: the "
+                                           "long student's own init, read from its manifest")
+    models: list[str] = Field(min_length=2, max_length=2, description="[long student, short student]")
+    method: Literal["linear", "ties", "dare_ties", "slerp"] = "linear"
+    weights: list[float] = Field(default_factory=lambda: [0.5], min_length=1, description="weight of the long model")
+    density: float = Field(0.5, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _weights_range(self):
+        bad = [w for w in self.weights if not 0.0 <= w <= 1.0]
+        if bad:
+            raise ValueError(f"weights must lie in [0, 1] (got {bad})")
+        return self
+
+    def upstream_students(self) -> list[str]:
+        return list(self.models)
+
+
+Job = MergeJob
+
+
+def candidate_name(job: MergeJob, weight: float) -> str:
+    return f"{job.name}-w{round(weight * 100):03d}"
+
+
+def stages(job: MergeJob, wiring):
+    """One stage per sweep weight, fed by the long and the short student (their middle candidate if merges)."""
+    long_, short_ = (wiring.student(m) for m in job.models)
+    return [(f"student.{candidate_name(job, w)}", {"weight": w}, {"long": long_, "short": short_})
+            for w in job.weights]
+
+
+def estimate(recipe, stage, job: MergeJob, hw):
+    """mergekit on CPU: read two models, write one, bf16 at ~1 GB/s."""
+    from factory import estimate as E
+
+    params = E._job_params(recipe, job, hw)
+    wall = 3 * 2 * params * 1e9 / 1e9 / 3600
+    return E.StageEstimate(stage.name, stage.kind, 0, 0.0, wall, 0.0, f"CPU merge of two {E.fmt_params(params)} models")
 
 
 def long_ancestor(long_artifact: Path, manifest: dict | None) -> str | None:
@@ -82,7 +130,8 @@ def run(ctx) -> dict:
     short_model = str(common.model_dir(ctx.input("short")))
     base = None
     if job.method in ("ties", "dare_ties"):
-        base = long_ancestor(ctx.input("long"), ctx.manifests.get("long"))
+        given = job.init.path or job.init.hub if job.init is not None else None
+        base = given or long_ancestor(ctx.input("long"), ctx.manifests.get("long"))
     cfg = merge_config(job, weight, long_model, short_model, base)
     write_text(ctx.out / "merge_config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     t0 = time.perf_counter()

@@ -12,40 +12,63 @@ What this wrapper guarantees (and tests check):
 - checkpoints under `ctx.out/checkpoints/` every `job.save_steps`; a killed run resumes from the
   latest; they are deleted once `ctx.out/model/` is saved.
 
+Fields: `packing`, the scheduler, warm-up, weight decay, ... are SFTConfig's, set in the job's `trl:` block
+(`trl: {lr_scheduler_type: cosine_with_min_lr, lr_scheduler_kwargs: {min_lr_rate: 0.1}}` for open-r1's floor).
+
 Run alone: `python -m students.job_main <context.json>` (see students/launch.py).
 """
 
 from __future__ import annotations
 
-from students import common, launch
-from students.config import SFTJob
+from typing import Literal
+
+from pydantic import Field
+
+from students import common, job_base, launch
+
+# The factory's SFTConfig defaults (a job's `trl:` overrides them): loss on the assistant turn only (EOS
+# included), best-fit-decreasing packing when `packing: true`, cosine with 3 % warm-up (open-r1 distill;
+# transformers 5: a float warmup_steps < 1 is a ratio of the total steps).
+DEFAULTS = dict(packing_strategy="bfd", assistant_only_loss=True, lr_scheduler_type="cosine", warmup_steps=0.03,
+                dataset_num_proc=None)
 
 
-def sft_config(job: SFTJob, out, **overrides):
-    """TRL SFTConfig for a job: common trainer arguments + SFT-specific fields."""
+class SFTJob(job_base.TrainJob):
+    TRL_CONFIG = "trl:SFTConfig"
+
+    kind: Literal["sft"]
+    data: Literal["sft", "shortest"] = "sft"
+    token_budget: int | None = job_base.token_budget()
+    max_length: int = Field(2048, gt=0)
+    rope_theta: float | None = Field(
+        None, gt=0, description="override the base model's RoPE theta before training, to fit traces longer than "
+        "its native context (Qwen2.5-Math-1.5B/7B: 4k native; open-r1 raises theta to 300k for 32k traces)")
+    max_position_embeddings: int | None = Field(
+        None, gt=0, description="override the base model's context length together with rope_theta")
+
+
+Job = SFTJob
+
+
+def stages(job: SFTJob, wiring):
+    return job_base.train_stages(job, wiring, ("data",))
+
+
+def sft_config(job: SFTJob, out, tracking: dict | None = None, **overrides):
+    """TRL SFTConfig for a job: factory defaults, the job's fields and its `trl:` block."""
     from trl import SFTConfig
 
-    kwargs = common.common_args(job, out) | dict(
-        max_length=job.max_length,
-        packing=job.packing,
-        packing_strategy="bfd",
-        assistant_only_loss=True,
-        lr_scheduler_type=job.scheduler,
-        warmup_steps=job.warmup_ratio,  # transformers 5: a float < 1 is a ratio of the total steps
-        dataset_num_proc=None,
-    )
-    if job.min_lr_ratio is not None:  # cosine decaying to a floor (open-r1: min-lr ratio 0.1)
-        kwargs |= dict(lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": job.min_lr_ratio})
+    kwargs = common.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(max_length=job.max_length)
     return SFTConfig(**(kwargs | overrides))
 
 
-def build_trainer(job: SFTJob, model_path: str, dataset, out, **overrides):
+def build_trainer(job: SFTJob, model_path: str, dataset, out, tracking: dict | None = None, **overrides):
     """Model + tokenizer + SFTTrainer, ready to train (also used by the packing benchmark)."""
     from trl import SFTTrainer
 
     tokenizer = common.load_tokenizer(model_path)
     model = common.load_model(model_path, job, tokenizer)
-    trainer = SFTTrainer(model=model, args=sft_config(job, out, **overrides), train_dataset=dataset,
+    trainer = SFTTrainer(model=model, args=sft_config(job, out, tracking, **overrides), train_dataset=dataset,
                          processing_class=tokenizer)
     return trainer, tokenizer
 
@@ -58,8 +81,23 @@ def run(ctx) -> dict:
     if "messages" not in dataset.column_names:
         raise ValueError(f"dataset '{job.data}' has no 'messages' column (has {dataset.column_names})")
     dataset = dataset.select_columns(["messages"])
-    trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out)
+    trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out, ctx.config.get("tracking"))
     result, wall_s = common.train(trainer, ctx.out, ctx, job.token_budget)
     common.save_final(trainer, tokenizer, ctx.out)
     return common.summary(trainer, result, wall_s, "loss") | {"examples": len(dataset),
-                                                                "packing": job.packing}
+                                                                "packing": bool(trainer.args.packing)}
+
+
+def estimate(recipe, stage, job: SFTJob, hw):
+    """Examples × tokens: rejection-sampled (capped per prompt) or one shortest-correct sample per prompt."""
+    from factory import estimate as E
+
+    prompts, n, p = E.train_prompts(recipe), recipe.generation.n, hw.pass_rate or E.DEFAULT_PASS_RATE
+    completion = E._completion_tokens(recipe, hw)
+    prompt = E._prompt_tokens(completion)
+    if job.data == "shortest":
+        examples, completion = prompts * (1 - (1 - p) ** n), completion * E.SHORTEST_LENGTH_RATIO
+    else:
+        examples = prompts * min(n * p, recipe.datasets.sft.max_per_prompt)
+    per_example = min(prompt + completion, job.max_length)
+    return E.trained(recipe, stage, job, hw, examples, per_example, 6.0, "examples")

@@ -18,7 +18,10 @@ import json
 import shutil
 from array import array
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Callable
 
 import numpy as np
 
@@ -27,7 +30,48 @@ from factory.data import cards, pairs, rejection, rl_pool, shortest
 from factory.data.config import DatasetsConfig
 from factory.data.samples import PromptGroup, iter_groups, tokens
 
-DATASETS = {"sft": rejection, "shortest": shortest, "pairs": pairs, "rl_pool": rl_pool}
+TOKENS_LABEL = "completion tokens (teacher tokenizer)"
+
+
+@dataclass(frozen=True)
+class Builder:
+    """One dataset of the stage: its rule module (FEATURES, RULE, CITATION, DROP_KEYS), how it makes rows from
+    one prompt's samples, which row columns its card plots, and the recipe section that configures it."""
+
+    name: str
+    module: ModuleType
+    rows: Callable[[PromptGroup, DatasetsConfig, Counter], list[dict]]
+    series: dict[str, tuple[str, str]]  # card label -> (row column, array typecode)
+    settings: Callable[[DatasetsConfig], object] = lambda cfg: None
+    xlabel: str = TOKENS_LABEL
+    finish: Callable | None = None  # (Dataset, DatasetsConfig) -> Dataset, before saving
+    tally: tuple[str, Callable[[DatasetsConfig], list]] | None = None  # (row column, its expected values)
+
+
+BUILDERS: dict[str, Builder] = {}
+
+
+def register(builder: Builder) -> Builder:
+    """Add a dataset builder: the stage writes, cards and reports every registered dataset."""
+    BUILDERS[builder.name] = builder
+    return builder
+
+
+def _one(row) -> list[dict]:
+    return [] if row is None else [row]
+
+
+register(Builder("sft", rejection, lambda g, cfg, drops: rejection.rows_for_prompt(g, cfg.sft, drops),
+                 {"completion tokens": ("completion_tokens", "l")}, lambda cfg: cfg.sft))
+register(Builder("shortest", shortest, lambda g, cfg, drops: shortest.rows_for_prompt(g, drops),
+                 {"completion tokens": ("completion_tokens", "l")}))
+register(Builder("pairs", pairs, lambda g, cfg, drops: pairs.rows_for_prompt(g, cfg.pairs, drops),
+                 {"chosen tokens": ("chosen_tokens", "l"), "rejected tokens": ("rejected_tokens", "l")},
+                 lambda cfg: cfg.pairs, tally=("pair_kind", lambda cfg: cfg.pairs.kinds)))
+register(Builder("rl_pool", rl_pool, lambda g, cfg, drops: _one(rl_pool.row_for_prompt(g, cfg.rl_pool, drops)),
+                 {"pass rate": ("pass_rate", "d")}, lambda cfg: cfg.rl_pool, xlabel="pass rate",
+                 # Arrow-side sort: the pool never sits in Python memory
+                 finish=lambda ds, cfg: rl_pool.sort_dataset(ds, cfg.rl_pool.order)))
 
 
 class _Spool:
@@ -78,60 +122,50 @@ def run(ctx) -> dict:
     if not shards:
         raise FileNotFoundError(f"no sample shards in {ctx.input('verified') / 'samples'}")
 
-    drops = {name: Counter({k: 0 for k in mod.DROP_KEYS}) for name, mod in DATASETS.items()}
-    lengths = {"sft": array("l"), "shortest": array("l"), "chosen": array("l"), "rejected": array("l")}
+    drops = {name: Counter({k: 0 for k in b.module.DROP_KEYS}) for name, b in BUILDERS.items()}
+    series = {name: {label: array(code) for label, (_, code) in b.series.items()} for name, b in BUILDERS.items()}
+    tallies = {name: Counter({k: 0 for k in b.tally[1](cfg)}) for name, b in BUILDERS.items() if b.tally}
     stats, skipped = _SampleStats(), Counter(not_a_train_prompt=0)
     spool_dir = ctx.out / ".spool"
     spool_dir.mkdir(exist_ok=True)
-    spools = {name: _Spool(spool_dir / f"{name}.jsonl") for name in DATASETS}
-    pass_rates, pair_kinds = array("d"), Counter({k: 0 for k in cfg.pairs.kinds})
+    spools = {name: _Spool(spool_dir / f"{name}.jsonl") for name in BUILDERS}
     for group in iter_groups(shards, prompts):
         if group.prompt_id not in prompts:
             skipped["not_a_train_prompt"] += len(group.samples)
             continue
         stats.add(group)
-        _feed(group, cfg, spools, drops, lengths, pass_rates, pair_kinds)
+        _feed(group, cfg, spools, drops, series, tallies)
     for spool in spools.values():
         spool.close()
 
-    series = {"sft": {"completion tokens": lengths["sft"]}, "shortest": {"completion tokens": lengths["shortest"]},
-              "pairs": {"chosen tokens": lengths["chosen"], "rejected tokens": lengths["rejected"]},
-              "rl_pool": {"pass rate": pass_rates}}
     out = {name: _save(ctx, name, spools[name], dict(drops[name]), series[name], stats.teachers, cfg)
-           for name in DATASETS}
+           for name in BUILDERS}
     shutil.rmtree(spool_dir, ignore_errors=True)
     summary = {"samples": stats.summary(), "skipped": dict(skipped), "datasets": out,
-               "pair_kinds": dict(pair_kinds)}
+               **{f"{BUILDERS[name].tally[0]}s": dict(t) for name, t in tallies.items()}}
     write_json(ctx.out / "stats.json", summary)
     ctx.log(f"rows: {({n: d['rows'] for n, d in out.items()})}; "
             f"median longest/shortest correct = {summary['samples']['median_correct_length_ratio']}")
     return summary
 
 
-def _feed(group: PromptGroup, cfg: DatasetsConfig, spools, drops, lengths, pass_rates, pair_kinds) -> None:
-    """Give one prompt's samples to every builder; spool their rows and record lengths."""
-    sft_rows = rejection.rows_for_prompt(group, cfg.sft, drops["sft"])
-    short_rows = shortest.rows_for_prompt(group, drops["shortest"])
-    pair_rows = pairs.rows_for_prompt(group, cfg.pairs, drops["pairs"])
-    spools["sft"].write(sft_rows)
-    spools["shortest"].write(short_rows)
-    spools["pairs"].write(pair_rows)
-    lengths["sft"].extend(r["completion_tokens"] for r in sft_rows)
-    lengths["shortest"].extend(r["completion_tokens"] for r in short_rows)
-    lengths["chosen"].extend(r["chosen_tokens"] for r in pair_rows)
-    lengths["rejected"].extend(r["rejected_tokens"] for r in pair_rows)
-    pair_kinds.update(r["pair_kind"] for r in pair_rows)
-    row = rl_pool.row_for_prompt(group, cfg.rl_pool, drops["rl_pool"])
-    if row is not None:
-        spools["rl_pool"].write([row])
-        pass_rates.append(row["pass_rate"])
+def _feed(group: PromptGroup, cfg: DatasetsConfig, spools, drops, series, tallies) -> None:
+    """Give one prompt's samples to every builder; spool their rows and record what their cards plot."""
+    for name, builder in BUILDERS.items():
+        rows = builder.rows(group, cfg, drops[name])
+        spools[name].write(rows)
+        for label, (column, _) in builder.series.items():
+            series[name][label].extend(r[column] for r in rows)
+        if builder.tally:
+            tallies[name].update(r[builder.tally[0]] for r in rows)
 
 
 def _save(ctx, name: str, spool: _Spool, drops: dict, series: dict, teachers: set[str], cfg: DatasetsConfig) -> dict:
     """Arrow-ize a spooled dataset into ctx.out/<name>/ (atomic folder rename) with its card."""
     import datasets
 
-    module = DATASETS[name]
+    builder = BUILDERS[name]
+    module = builder.module
     datasets.disable_progress_bars()
     cache = ctx.out / ".hf_cache"
     if spool.rows:
@@ -139,17 +173,18 @@ def _save(ctx, name: str, spool: _Spool, drops: dict, series: dict, teachers: se
         ds = datasets.Dataset.from_json(str(spool.path), features=module.FEATURES, cache_dir=str(cache))
     else:
         ds = datasets.Dataset.from_dict({c: [] for c in module.FEATURES}, features=module.FEATURES)
-    if name == "rl_pool":
-        ds = rl_pool.sort_dataset(ds, cfg.rl_pool.order)  # Arrow-side sort: the pool never sits in Python memory
+    if builder.finish is not None:
+        ds = builder.finish(ds, cfg)
     tmp = ctx.out / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     ds.save_to_disk(str(tmp), num_shards=None if spool.rows else 1)  # 0 shards would not load back
     del ds
     shutil.rmtree(cache, ignore_errors=True)
-    xlabel = "pass rate" if name == "rl_pool" else "completion tokens (teacher tokenizer)"
+    section = builder.settings(cfg)
     length_stats = cards.write_card(tmp, name=name, rule=module.RULE, citation=module.CITATION,
                                     teachers=sorted(teachers), rows=spool.rows, drops=drops, series=series,
-                                    xlabel=xlabel, columns=list(module.FEATURES), settings=_settings(cfg, name))
+                                    xlabel=builder.xlabel, columns=list(module.FEATURES),
+                                    settings=section.model_dump(mode="json") if section is not None else {})
     publish_dir(tmp, ctx.out / name)
     return {"rows": spool.rows, "drops": drops, "lengths": length_stats}
 
@@ -164,8 +199,3 @@ def _train_prompts(path: Path) -> dict[str, dict]:
                 prompts[row["prompt_id"]] = {"task": row.get("task", ""), "gold": row.get("gold", ""),
                                              "metadata": json.dumps(row.get("metadata") or {}, sort_keys=True)}
     return prompts
-
-
-def _settings(cfg: DatasetsConfig, name: str) -> dict:
-    section = {"sft": cfg.sft, "pairs": cfg.pairs, "rl_pool": cfg.rl_pool}.get(name)
-    return section.model_dump(mode="json") if section is not None else {}

@@ -41,7 +41,13 @@ CASES = [
     ("teacher-neither", {"teacher": {"backend": "vllm"}}, "teacher: give exactly one of teacher.model"),
     ("openai-without-url", {"teacher.backend": "openai"}, "teacher: backend 'openai' needs teacher.base_url"),
     ("unknown-backend", {"teacher.backend": "tgi"}, "teacher.backend: Input should be 'auto', 'vllm', 'transformers' or 'openai'"),
-    ("unknown-student-kind", {"students.0.kind": "distill"}, "students.0: Input tag 'distill' found using 'kind' does not match"),
+    ("unknown-student-kind", {"students.0.kind": "kto"}, "students.0: Input tag 'kto' found using 'kind' does not match"),
+    ("trl-unknown-key", {"students.0.trl": {"weight_decy": 0.1}},
+     "students.0.sft: trl.weight_decy: not a field of SFTConfig (did you mean 'weight_decay'?)"),
+    ("old-field-name", {"students.0.batch_size": 8}, "students.0.sft: batch_size: now per_device_train_batch_size"),
+    ("old-kl-beta", {"students.0.kl_beta": 0.1}, "students.0.sft: kl_beta: now trl: {beta: ...}"),
+    ("trl-managed-key", {"students.0.trl": {"report_to": ["wandb"]}}, "trl.report_to: set by the factory"),
+    ("tracking-unknown", {"tracking": {"report_to": "mlflow"}}, "tracking.report_to: Input should be 'none'"),
     ("student-unknown-key", {"students.0.lr": 1e-4}, "students.0.sft.lr: unknown key"),
     ("student-bad-name", {"students.0.name": "Long Student"}, "student name must be lowercase"),
     ("dangling-init", {"students.0.init": {"student": "ghost"}}, "input student 'ghost' does not exist"),
@@ -154,6 +160,29 @@ def test_cli_validate_exit_code_and_no_traceback(write_recipe, tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines == [f"{path}: generation.n: Input should be greater than 0 (got -3)"]
     assert not (tmp_path / "runs").exists()
+
+
+def test_cli_validate_unknown_trl_key_suggests_the_field(write_recipe, tmp_path):
+    """The pass-through is checked against TRL's own dataclass fields: one line, the closest name, exit 2."""
+    data = minimal_recipe()
+    data["students"][0]["trl"] = {"weight_decay": 0.1, "lr_sheduler_type": "linear"}
+    path = write_recipe(data)
+    proc = subprocess.run([sys.executable, "-m", "factory.cli", "validate", str(path)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == [f"{path}: students.0.sft: trl.lr_sheduler_type: not a field of SFTConfig "
+                     "(did you mean 'lr_scheduler_type'?)"]
+
+
+def test_trl_block_is_part_of_the_stage_hash(write_recipe):
+    from factory.graph import build_graph
+
+    data = minimal_recipe()
+    plain = {s.name: s.hash for s in build_graph(load_recipe(write_recipe(data)))}
+    data["students"][0]["trl"] = {"weight_decay": 0.1}
+    tuned = {s.name: s.hash for s in build_graph(load_recipe(write_recipe(data)))}
+    assert plain["student.long"] != tuned["student.long"] and plain["datasets"] == tuned["datasets"]
 
 
 def test_cli_run_refuses_bad_recipe_and_writes_nothing(write_recipe, tmp_path):

@@ -17,7 +17,7 @@ def even_token_share(completions, completion_ids, **kwargs) -> list[float]:
 
 
 def _job(**kw) -> dict:
-    return {"name": "rl", "kind": "grpo", "init": {"student": "long"}, "max_steps": 10, "batch_size": 8,
+    return {"name": "rl", "kind": "grpo", "init": {"student": "long"}, "max_steps": 10, "per_device_train_batch_size": 8,
             "num_generations": 4, "max_completion_length": 12, "learning_rate": 3e-2,
             "rewards": [{"name": "format", "weight": 1.0}, {"name": "kimi_length", "weight": 0.0}]} | kw
 
@@ -44,7 +44,7 @@ def test_r1_zero_prompt_and_group_size_error(data_dir):
     assert pool[0]["prompt"].startswith("A conversation between User and Assistant")
     assert "User: What is 1 + 2?\nAssistant: <think>" in pool[0]["prompt"]
     with pytest.raises(ValueError, match="must be a multiple of num_generations = 4"):
-        grpo.check_group_size(GRPOJob.model_validate(_job(batch_size=6)))
+        grpo.check_group_size(GRPOJob.model_validate(_job(per_device_train_batch_size=6)))
 
 
 def test_grpo_token_budget_counts_prompts_and_sampled_completions(make_ctx, init_dir, data_dir):

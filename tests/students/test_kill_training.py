@@ -22,7 +22,7 @@ STEPS = 200
 
 @pytest.mark.slow
 def test_sft_survives_five_random_kills(make_ctx, init_dir, data_dir):
-    ctx = make_ctx(_job(max_steps=STEPS, save_steps=2), {"init": init_dir, "data": data_dir})
+    ctx = make_ctx(_job(max_steps=STEPS, trl={"save_steps": 2}), {"init": init_dir, "data": data_dir})
     fork = multiprocessing.get_context("fork")
     rng, kills = random.Random(7), []
     for _ in range(5):

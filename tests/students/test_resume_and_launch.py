@@ -14,7 +14,7 @@ from students import sft
 
 
 def _job(**kw) -> dict:
-    return {"name": "long", "kind": "sft", "init": {"tiny": {}}, "batch_size": 2, "learning_rate": 1e-3} | kw
+    return {"name": "long", "kind": "sft", "init": {"tiny": {}}, "per_device_train_batch_size": 2, "learning_rate": 1e-3} | kw
 
 
 def _run_in_child(ctx) -> None:
@@ -39,7 +39,7 @@ def _wait_for_checkpoint(out, proc, timeout=120):
 
 @pytest.mark.slow
 def test_killed_sft_run_resumes_from_its_checkpoint(make_ctx, init_dir, data_dir):
-    ctx = make_ctx(_job(max_steps=400, save_steps=2), {"init": init_dir, "data": data_dir})
+    ctx = make_ctx(_job(max_steps=400, trl={"save_steps": 2}), {"init": init_dir, "data": data_dir})
     # A forked child (imports already loaded: saves ~10 s of CPU over a fresh interpreter) runs the job.
     proc = multiprocessing.get_context("fork").Process(target=_run_in_child, args=(ctx,), daemon=True)
     proc.start()
@@ -57,7 +57,7 @@ def test_killed_sft_run_resumes_from_its_checkpoint(make_ctx, init_dir, data_dir
     done_steps = state["global_step"]
     assert 0 < done_steps < 400
 
-    ctx.config["job"] = _job(max_steps=done_steps + 4, save_steps=2)
+    ctx.config["job"] = _job(max_steps=done_steps + 4, trl={"save_steps": 2})
     summary = sft.run(ctx)
     assert summary["steps"] == done_steps + 4
     assert f"resuming from {checkpoint}" in (ctx.out / "stage.log").read_text()

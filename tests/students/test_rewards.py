@@ -66,8 +66,12 @@ def test_registry_weights_and_errors():
     funcs, weights = rewards.get_reward_funcs(_grpo(rewards=[{"name": "accuracy", "weight": 2.0},
                                                              {"name": "kimi_length"}]))
     assert [f.__name__ for f in funcs] == ["accuracy_reward", "kimi_length_reward"] and weights == [2.0, 1.0]
+    with pytest.raises(ValueError, match="reward 'target_length' needs `target_length`"):
+        _grpo(rewards=[{"name": "target_length"}])  # caught by `factory validate`, before any training
     with pytest.raises(ValueError, match="needs job.target_length"):
-        rewards.get_reward_funcs(_grpo(rewards=[{"name": "target_length"}]))
+        rewards.get_reward_funcs(SimpleNamespace(rewards=[SimpleNamespace(name="target_length", weight=1.0)]))
+    with pytest.raises(ValueError, match="Input should be 'accuracy', 'format'"):
+        _grpo(rewards=[{"name": "brevity"}])  # the recipe's names come from the reward registry
     job = SimpleNamespace(rewards=[SimpleNamespace(name="brevity", weight=1.0)])
     with pytest.raises(ValueError, match="unknown reward 'brevity'"):
         rewards.get_reward_funcs(job)

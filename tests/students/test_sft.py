@@ -12,8 +12,8 @@ from students.config import SFTJob
 
 
 def _job(**kw) -> dict:
-    return {"name": "long", "kind": "sft", "init": {"tiny": {}}, "max_steps": 12, "batch_size": 4,
-            "learning_rate": 3e-3, "save_steps": 100} | kw
+    return {"name": "long", "kind": "sft", "init": {"tiny": {}}, "max_steps": 12, "per_device_train_batch_size": 4,
+            "learning_rate": 3e-3, "trl": {"save_steps": 100}} | kw
 
 
 def _losses(out) -> list[float]:
@@ -40,7 +40,7 @@ def test_sft_loss_falls_and_writes_the_artifact(make_ctx, init_dir, data_dir):
 def test_only_assistant_tokens_and_eos_carry_loss(tiny_model_dir, data_dir, tmp_path, packing):
     from datasets import load_from_disk
 
-    job = SFTJob.model_validate(_job(packing=packing))
+    job = SFTJob.model_validate(_job(trl={"packing": packing}))
     ds = load_from_disk(str(data_dir / "sft")).select(range(2))
     trainer, tok = sft.build_trainer(job, str(tiny_model_dir), ds, tmp_path)
     assert tok.pad_token_id != tok.eos_token_id

@@ -1,0 +1,37 @@
+"""The findings read the recipe's own structure (gates, lineage), not the micro recipe's student names, and
+compute the Kimi goal from numbers, not from their formatted strings."""
+
+from __future__ import annotations
+
+from eval import findings
+
+CONFIG = {
+    "gates": [{"students": ["tiny-a"], "baseline": "teacher", "rules": []},
+              {"students": ["terse", "blend"], "baseline": "verbose", "rules": []}],
+    "produced": {"verbose": ["student.verbose"], "terse": ["student.terse"],
+                 "blend": ["student.blend-w025", "student.blend-w075"], "tiny-a": ["student.tiny-a"]},
+    "lineage": {"verbose": {"kind": "sft", "init": {"teacher": True}},
+                "terse": {"kind": "sft", "init": {"teacher": True}},
+                "tiny-a": {"kind": "distill", "init": {"bootstrap": {"steps": 10}}},
+                "tiny-b": {"kind": "grpo", "init": {"bootstrap": {"steps": 10}}}},
+}
+
+
+def _m(acc: float, tokens: float) -> dict:
+    return {"heldout": {"acc": acc, "acc_ci": [acc - 0.03, acc + 0.03], "tokens": tokens}}
+
+
+def test_long2short_group_and_arms_come_from_gates_and_lineage():
+    assert findings.long2short_group(CONFIG) == ("verbose", ["terse", "blend-w025", "blend-w075"])
+    arms = findings.distill_vs_rl_arms(CONFIG)
+    assert [a for a, _ in arms] == ["tiny-a", "tiny-b"] and "on-policy distillation" in arms[0][1]
+
+
+def test_goal_uses_numbers_not_rounded_strings():
+    results = {"verbose": _m(0.80, 200.0), "terse": _m(0.7896, 99.9), "blend-w025": _m(0.80, 150.0),
+               "unrelated": _m(0.9, 10.0)}
+    rows = findings.long2short_rows(results, {}, "heldout", "verbose", ["terse", "blend-w025", "blend-w075"])
+    assert [r["label"] for r in rows] == ["blend-w025", "terse", "verbose"], "only the gated group and long"
+    terse = next(r for r in rows if r["label"] == "terse")
+    # −1.04 points prints as "-1.0": parsing the string back would call this within 1 point
+    assert findings._long2short_cells(terse)[3] == "-1.0" and terse["delta"] < -0.01
