@@ -54,12 +54,12 @@ def check_block(block: dict, where: str, library: str, fields: tuple[str, ...] |
 
 def check_sampling(block: dict) -> None:
     if block:
-        check_block(block, "teacher.sampling", "vllm.SamplingParams", sampling_fields(), SAMPLING_RESERVED)
+        check_block(block, "sampling", "vllm.SamplingParams", sampling_fields(), SAMPLING_RESERVED)
 
 
 def check_engine(block: dict) -> None:
     if block:
-        check_block(block, "teacher.engine", "vllm EngineArgs", engine_fields(), ENGINE_RESERVED)
+        check_block(block, "engine", "vllm EngineArgs", engine_fields(), ENGINE_RESERVED)
 
 
 def sampling_params(gen, teacher, convention) -> dict:
