@@ -41,6 +41,7 @@ class _Worker:
     def __init__(self, cmd: list[str], env: dict, log_path: Path):
         self.log_path = log_path
         self.log = open(log_path, "ab")
+        self.closing = False
         # The worker dies with the stage (factory.lifetime): an orphan would keep its GPU memory.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      env=env, text=True, bufsize=1, preexec_fn=die_with_parent)
@@ -68,6 +69,8 @@ class _Worker:
         for line in self.proc.stdout:
             if line.strip():
                 results.put((self, json.loads(line)))
+        if self.closing:
+            return
         try:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -81,6 +84,7 @@ class _Worker:
         return "\n".join(lines[-n:])
 
     def close(self, abort: bool = False) -> None:
+        self.closing = True
         if self.proc.poll() is None:
             if abort:  # requests still in flight after a failure: do not wait for them
                 self.proc.terminate()
