@@ -105,6 +105,18 @@ class TeacherConfig(Strict):
         return self
 
 
+class RayConfig(Strict):
+    """Generate workers as Ray tasks (teachers.ray_workers): Ray places them and retries dead ones."""
+
+    workers: int = Field(1, gt=0, description="Ray tasks, each one engine claiming shards until none is left")
+    address: str | None = Field(None, description="Ray cluster address ('auto' = the running cluster); "
+                                "null = start a local instance")
+    num_cpus: int | None = Field(None, gt=0, description="CPUs of a local instance (null = all)")
+    num_cpus_per_worker: float = Field(1, ge=0)
+    num_gpus_per_worker: float = Field(0, ge=0, description="GPUs per worker, e.g. the teacher's tensor_parallel_size")
+    max_retries: int = Field(3, ge=0, description="Ray's retries of a worker whose process or node died")
+
+
 class GenerationConfig(Strict):
     """Sampling n long chains of thought per prompt."""
 
@@ -117,3 +129,4 @@ class GenerationConfig(Strict):
     engine_batch: int = Field(256, gt=0, description="vLLM: prompts kept in flight per engine (continuous "
                               "submission: a finished one is replaced at once)")
     seed: int = 0
+    ray: RayConfig | None = Field(None, description="run the workers as Ray tasks instead of in this process")

@@ -50,8 +50,20 @@ PROMPT_FIELDS = ("prompt_id", "prompt")
 
 
 def run(ctx) -> dict:
-    """Generate every shard (resuming), check completeness, return the stage summary."""
-    return generate_shards(ctx, worker_index=0, num_workers=1)
+    """Generate every shard (resuming), check completeness, return the stage summary.
+
+    With `generation.ray`, Ray tasks are the workers (teachers.ray_workers); this process then only
+    checks the shards and publishes."""
+    gen = GenerationConfig.model_validate(ctx.config["generation"])
+    if gen.ray is None:
+        return generate_shards(ctx, worker_index=0, num_workers=1)
+    from teachers.ray_workers import run_on_ray
+
+    workers = run_on_ray(ctx, gen.ray)
+    summary = generate_shards(ctx, worker_index=0, num_workers=1)
+    summary["new_samples"] += sum(w["new_samples"] for w in workers)
+    summary["ray_workers"] = len(workers)
+    return summary
 
 
 def generate_shards(ctx, worker_index: int, num_workers: int) -> dict:
