@@ -20,7 +20,9 @@ write one shard, and the shard of a worker that died is taken over once its leas
 upstream stages first (`factory run RECIPE --until teacher` or `--until prompts`), start the N workers
 (a Slurm array: `--worker-index $SLURM_ARRAY_TASK_ID --num-workers $SLURM_ARRAY_TASK_COUNT`, one per
 GPU or node), then `factory run RECIPE`: the stage finds the shards complete (or waits for and takes
-over what is left) and publishes the artifact. One big node can instead run
+over what is left) and publishes the artifact. On a Ray cluster, `generation.ray: {workers: N,
+num_gpus_per_worker: TP, address: auto}` makes the N workers Ray tasks (teachers.ray_workers), which
+Ray places and retries when a node or process dies. One big node can instead run
 `vllm serve MODEL --data-parallel-size 8` with `teacher.backend: openai`, `base_url` at it and a
 `max_concurrency` of a few hundred: the server balances the requests over its engines.
 

@@ -93,7 +93,7 @@ def test_consecutive_failures_stop_the_stage(tmp_path):
 
 
 @pytest.mark.parametrize("status, cause", [("401", "authentication failed"), ("402", "payment required"),
-                                           ("404", "not found: unknown model")])
+                                           ("404", "not found: unknown model"), ("400", "request rejected")])
 def test_permanent_error_fails_the_run_with_its_cause(status, cause, tmp_path, write_recipe):
     data = minimal_recipe(run_dir=str(tmp_path / "runs"))
     with serve(lambda seed, attempt: status) as url:
