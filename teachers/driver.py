@@ -21,10 +21,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from teachers.backend_base import GenRequest
+from factory.atomic import dumps
 from teachers.claims import Lease, owner_id
 from teachers.shards import PartialWriter, ShardPaths, discard, finalize, read_partial, shard_problem
-from factory.atomic import dumps
 
 
 class SamplesFailed(RuntimeError):
