@@ -4,6 +4,8 @@ samples still failing are kept apart and retried on the next run."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from typer.testing import CliRunner
 
@@ -106,3 +108,20 @@ def test_permanent_error_fails_the_run_with_its_cause(status, cause, tmp_path, w
     assert not [d for d in runs.rglob("generate-*") if d.is_dir() and not d.name.endswith(".partial")]
     assert not list(runs.rglob("shard-?????.jsonl"))  # nothing stored as done
     assert sum(FakeOpenAI.attempts.values()) <= 8 + 1  # not retried: at most what was in flight
+
+
+def test_an_outage_shorter_than_the_budget_loses_nothing(tmp_path):
+    """Retries are bounded by time, not attempts: a 1.5 s outage outlasts the 7 attempts the old
+    backend allowed with this backoff, and every sample is still stored."""
+    prompts = write_prompts(tmp_path / "prompts", 4)
+    first = []
+
+    def outage(seed, attempt):  # down for 1.5 s from the first request on
+        first.append(first[0] if first else time.monotonic())
+        return "503" if time.monotonic() < first[0] + 1.5 else "ok"
+
+    with serve(outage) as url:
+        ctx = generate_ctx(tmp_path / "out", prompts, _teacher(url, retry_budget_s=30, retry_base_s=0.005), GEN)
+        summary = run(ctx)
+    assert summary["samples"] == 16 and len({(r["prompt_id"], r["sample_idx"]) for r in _rows(ctx)}) == 16
+    assert max(FakeOpenAI.attempts.values()) > 7
