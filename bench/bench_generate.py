@@ -11,6 +11,15 @@ every completion runs to max_tokens), then measures, back to back:
   3. optionally (--with-hf) the same stage on the transformers backend.
 Prints tokens/s of each and the ratio factory / raw (goal >= 0.97). Both engines get the same seeds per
 prompt, fp32, eager mode and the same OMP thread count, which must be set before torch is imported.
+
+    ... bench/bench_generate.py --mixed [--prompts 64 --n 4 --max-tokens 30 --long-every 8 --long-factor 10
+        --engine-batch 16]
+
+Mixed-length workload: every `--long-every`-th prompt may run `--long-factor` x longer (max_tokens; the
+random-init model runs to it). Compares, on the same engine and requests: the old factory's batches (raw
+`LLM.generate` per `--engine-batch` prompts, waiting for the longest of each), the factory's continuous
+submission (`--engine-batch` requests kept in flight, a finished one replaced at once), and one raw
+`LLM.generate` over everything (vLLM's own scheduler, no barrier: the ceiling).
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ def _args():
     p.add_argument("--with-hf", action="store_true")
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--workdir", default="/tmp/bench_generate")
+    p.add_argument("--mixed", action="store_true", help="mixed-length workload: continuous vs batches")
+    p.add_argument("--long-every", type=int, default=8)
+    p.add_argument("--long-factor", type=int, default=10)
+    p.add_argument("--engine-batch", type=int, default=256)
     return p.parse_args()
 
 
@@ -78,16 +91,38 @@ class RawVLLM:
         self.startup_s = time.time() - started
         conv = get_convention("generic")
         self.prompts = [{"prompt_token_ids": render_prompt_ids(tok, r, conv)} for r in rows]
-        self.params = [SamplingParams(n=ARGS.n, temperature=1.0, top_p=1.0, max_tokens=ARGS.max_tokens,
+        self.params = [SamplingParams(n=ARGS.n, temperature=1.0, top_p=1.0, max_tokens=max_tokens(r["prompt_id"]),
                                       seed=prompt_seed(SEED, r["prompt_id"])) for r in rows]
         self.llm.generate(self.prompts[:1], self.params[:1], use_tqdm=False)  # warm-up, as the worker does
 
-    def measure(self) -> dict:
-        started = time.time()
-        outs = self.llm.generate(self.prompts, self.params, use_tqdm=False)
+    def measure(self, batch: int | None = None) -> dict:
+        """One `generate` over all prompts, or (batch) one per `batch` prompts as the old factory did."""
+        batch = batch or len(self.prompts)
+        started, outs = time.time(), []
+        for i in range(0, len(self.prompts), batch):
+            outs += self.llm.generate(self.prompts[i:i + batch], self.params[i:i + batch], use_tqdm=False)
         wall = time.time() - started
         tokens = sum(len(o.token_ids) for r in outs for o in r.outputs)
         return {"tokens": tokens, "wall_s": wall, "tokens_per_s": tokens / wall}
+
+
+def max_tokens(prompt_id: str) -> int:
+    """The mixed workload's per-prompt length cap (every long_every-th prompt long_factor x longer)."""
+    if ARGS.mixed and int(prompt_id[1:]) % ARGS.long_every == 0:
+        return ARGS.max_tokens * ARGS.long_factor
+    return ARGS.max_tokens
+
+
+def _shape_lengths() -> None:
+    """Mixed workload only: give each request its prompt's cap (the recipe has one max_tokens for all)."""
+    from teachers import backend_vllm
+
+    submit = backend_vllm.VLLMBackend.submit
+
+    def shaped(self, request, sampling):
+        submit(self, request, {**sampling, "max_tokens": max_tokens(request.prompt_row["prompt_id"])})
+
+    backend_vllm.VLLMBackend.submit = shaped
 
 
 def factory(work: Path, model_dir: Path, backend: str, rep: int = 0) -> dict:
@@ -98,7 +133,7 @@ def factory(work: Path, model_dir: Path, backend: str, rep: int = 0) -> dict:
     out.mkdir()
     teacher = {"model": str(model_dir), "backend": backend, "omp_threads": ARGS.threads, "cpu_kv_cache_gb": 1}
     gen = {"n": ARGS.n, "max_tokens": ARGS.max_tokens, "temperature": 1.0, "top_p": 1.0, "shards": ARGS.shards,
-           "seed": SEED, "batch_size": 16}
+           "seed": SEED, "batch_size": 16, "engine_batch": ARGS.engine_batch}
     ctx = StageContext("generate", "generate", {"teacher": teacher, "generation": gen},
                        {"prompts": work / "prompts"}, out, None)
     if backend == "transformers":
@@ -111,6 +146,22 @@ def factory(work: Path, model_dir: Path, backend: str, rep: int = 0) -> dict:
             "startup_s": summary["engine_startup_s"], "total_s": time.time() - started}
 
 
+def mixed(work: Path, model_dir: Path, rows: list[dict], tok) -> None:
+    _shape_lengths()
+    raw = RawVLLM(model_dir, rows, tok)
+    for rep in range(ARGS.reps):
+        batched = raw.measure(ARGS.engine_batch)
+        print(f"old batches ({ARGS.engine_batch} prompts/call) #{rep}: {batched['tokens']} tokens = "
+              f"{batched['tokens_per_s']:.0f} tok/s", flush=True)
+        cont = factory(work, model_dir, "vllm", rep)
+        print(f"factory continuous ({ARGS.engine_batch} in flight) #{rep}: {cont['tokens']} tokens = "
+              f"{cont['tokens_per_s']:.0f} tok/s", flush=True)
+        one = raw.measure()
+        print(f"raw one call (ceiling) #{rep}: {one['tokens']} tokens = {one['tokens_per_s']:.0f} tok/s", flush=True)
+        print(f"ratio continuous / old batches = {cont['tokens_per_s'] / batched['tokens_per_s']:.2f}; "
+              f"continuous / ceiling = {cont['tokens_per_s'] / one['tokens_per_s']:.2f}", flush=True)
+
+
 def main() -> None:
     work = Path(ARGS.workdir)
     shutil.rmtree(work, ignore_errors=True)
@@ -118,6 +169,8 @@ def main() -> None:
     model_dir, rows, tok = build(work)
     print(f"shape {MICRO_SHAPE.model_dump()} vocab {len(tok)}; {ARGS.prompts} prompts x n={ARGS.n}, "
           f"max_tokens {ARGS.max_tokens}, OMP threads {ARGS.threads}, shards {ARGS.shards}", flush=True)
+    if ARGS.mixed:
+        return mixed(work, model_dir, rows, tok)
     raw = RawVLLM(model_dir, rows, tok)
     raws, facs = [], []
     for rep in range(ARGS.reps):  # interleaved, so load from other processes hits both alike

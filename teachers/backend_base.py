@@ -1,35 +1,38 @@
-"""The one interface every generation backend implements: prompt requests + sampling -> raw outputs.
+"""The one interface every generation backend implements: submit prompt requests, poll finished samples.
 
 A backend sees `GenRequest`s (a prompt row, its token ids and chat messages, a seed, the sample
-indices still missing) and returns, per request, one `GenOutput` per wanted sample: the generated
-text (as the engine decoded it, before the factory puts back a swallowed `<think>`), the number of
-generated tokens (teacher tokenizer), and a finish reason (`stop`, `length` or `error`). Turning
-outputs into sample rows is `teachers.generate`'s job, so all backends store identical rows.
+indices still missing, and the shard it belongs to) and answers with one `GenOutput` per wanted
+sample: the generated text (as the engine decoded it, before the factory puts back a swallowed
+`<think>`), the number of generated tokens (teacher tokenizer), a finish reason (`stop`, `length` or
+`error`) and the model id the engine/server reports. Turning outputs into sample rows is
+`teachers.generate`'s job, so all backends store identical rows.
 
-Backends: `backend_vllm` (offline engine in a worker process), `backend_hf` (transformers
-`generate`), `backend_openai` (OpenAI-compatible HTTP). `make_backend` picks one; "auto" means vLLM
-when it is importable, else transformers.
+Continuous submission: the driver keeps up to `backend.capacity` requests in flight with `submit`,
+and `poll` returns whatever finished, in any order, so one long sample never holds the others back
+(no batch barrier). Faults: a backend raises `PermanentError` (bad key, no balance, unknown model,
+rejected context) and the stage stops; a sample that kept failing transiently past the recipe's time
+budget comes back with finish_reason "error" and is never stored as done.
+
+Sampling travels in one form, a dict of vLLM `SamplingParams` fields (`teachers.sampling`); each
+backend maps it once (vLLM: `SamplingParams(**sampling)`, HTTP: chat-completions arguments,
+transformers: `generate` arguments).
+
+Backends: `backend_vllm` (engine in a worker process), `backend_hf` (transformers `generate`),
+`backend_openai` (OpenAI-compatible HTTP through the official client). "auto" means vLLM when it is
+importable, else transformers.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from factory.hashing import stable_hash
 
 
-@dataclass
-class SamplingSpec:
-    """Sampling parameters shared by every backend."""
-
-    n: int
-    temperature: float
-    top_p: float
-    max_tokens: int
-    stop: list[str] = field(default_factory=list)
-    top_k: int | None = None
+class PermanentError(RuntimeError):
+    """An error retrying cannot fix (HTTP 401/402/403/404, unknown model, context too long): stop the stage."""
 
 
 @dataclass
@@ -39,6 +42,7 @@ class GenRequest:
     messages: list[dict]
     seed: int
     sample_indices: list[int]
+    shard: int = 0
 
 
 @dataclass
@@ -49,12 +53,16 @@ class GenOutput:
     finish_reason: str  # stop | length | error
     error: str | None = None
     reasoning: str | None = None  # when the server returned reasoning separately (reasoning_content)
+    served_model: str | None = None  # the model id the engine/server reports for this sample
 
 
 class Backend(Protocol):
     name: str
+    capacity: int  # requests the driver keeps in flight
 
-    def generate(self, requests: list[GenRequest], spec: SamplingSpec) -> list[list[GenOutput]]: ...
+    def submit(self, request: GenRequest, sampling: dict) -> None: ...
+
+    def poll(self) -> list[tuple[GenRequest, list[GenOutput]]]: ...
 
     def close(self) -> None: ...
 
@@ -75,7 +83,8 @@ def resolve_backend_name(requested: str) -> str:
     return "vllm" if vllm_available() else "transformers"
 
 
-def make_backend(name: str, teacher_cfg, model_path: str, tokenizer, log_dir=None) -> Backend:
+def make_backend(name: str, teacher_cfg, model_path: str, tokenizer, log_dir=None, batch_size: int = 16,
+                 engine_batch: int = 256) -> Backend:
     """Instantiate backend `name` (already resolved; see resolve_backend_name). `log_dir` keeps vLLM's output."""
     if name == "vllm":
         if not vllm_available():
@@ -83,11 +92,11 @@ def make_backend(name: str, teacher_cfg, model_path: str, tokenizer, log_dir=Non
                              "GPU: vllm); or use backend 'transformers' / 'auto'")
         from teachers.backend_vllm import VLLMBackend
 
-        return VLLMBackend(model_path, teacher_cfg, log_dir=log_dir)
+        return VLLMBackend(model_path, teacher_cfg, log_dir=log_dir, capacity=engine_batch)
     if name == "transformers":
         from teachers.backend_hf import HFBackend
 
-        return HFBackend(model_path, teacher_cfg, tokenizer)
+        return HFBackend(model_path, teacher_cfg, tokenizer, batch_size=batch_size)
     if name == "openai":
         from teachers.backend_openai import OpenAIBackend
 

@@ -4,13 +4,21 @@ Prompts are left-padded (decoder-only models continue from the right edge) and e
 `n` samples per prompt with `num_return_sequences`. Seeding is per batch: the global torch seed is
 set from the batch's prompt seeds before each call, so the same batch of prompts gives the same
 samples on a re-run (the generate stage keeps batch composition fixed across resumes, which makes
-resumed shards byte-identical on the same machine and thread count).
+resumed shards byte-identical on the same machine and thread count). Batches never span shards, so
+they stay fixed whatever else is in flight; `submit` queues and `poll` runs the next batch.
+
+Sampling arrives as SamplingParams fields and is mapped once here; a field `generate` cannot honour
+is refused (the run stops) rather than silently ignored.
 """
 
 from __future__ import annotations
 
 from factory.hashing import stable_hash
-from teachers.backend_base import GenOutput, GenRequest, SamplingSpec
+from teachers.backend_base import GenOutput, GenRequest, PermanentError
+
+# SamplingParams field -> transformers GenerationConfig field, where one exists
+HF_NAMES = {"repetition_penalty": "repetition_penalty", "min_p": "min_p", "min_tokens": "min_new_tokens"}
+MAPPED = {"n", "temperature", "top_p", "top_k", "max_tokens", "stop"}
 
 _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
@@ -18,7 +26,7 @@ _DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 class HFBackend:
     name = "transformers"
 
-    def __init__(self, model_path: str, teacher_cfg, tokenizer):
+    def __init__(self, model_path: str, teacher_cfg, tokenizer, batch_size: int = 16):
         import torch
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
@@ -33,6 +41,21 @@ class HFBackend:
         self.tokenizer = tokenizer
         self.eos_ids = self._eos_ids()
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.capacity = self.batch_size = batch_size
+        self.queue: list[tuple[GenRequest, dict]] = []
+
+    def submit(self, request: GenRequest, sampling: dict) -> None:
+        self.queue.append((request, sampling))
+
+    def poll(self) -> list[tuple[GenRequest, list[GenOutput]]]:
+        """One batch: the queued requests of the first shard in the queue, at most batch_size."""
+        shard, sampling = self.queue[0][0].shard, self.queue[0][1]
+        batch = []
+        while self.queue and len(batch) < self.batch_size and self.queue[0][0].shard == shard:
+            batch.append(self.queue.pop(0)[0])
+        if not any(r.sample_indices for r in batch):
+            return [(r, []) for r in batch]
+        return list(zip(batch, self.generate(batch, sampling)))
 
     def _eos_ids(self) -> list[int]:
         eos = self.model.generation_config.eos_token_id
@@ -59,29 +82,40 @@ class HFBackend:
                 return ids[:i], i, "stop"
         return ids, len(ids), "length" if len(ids) >= max_tokens and not stopped_early else "stop"
 
-    def generate(self, requests: list[GenRequest], spec: SamplingSpec) -> list[list[GenOutput]]:
+    def _kwargs(self, sampling: dict) -> dict:
+        unknown = sorted(set(sampling) - MAPPED - set(HF_NAMES))
+        if unknown:
+            raise PermanentError(f"teacher.sampling.{unknown[0]}: not supported by the transformers backend "
+                                 f"(supported: {', '.join(sorted(MAPPED | set(HF_NAMES)))}); use backend vllm")
+        temperature = sampling["temperature"]
+        kwargs = dict(do_sample=temperature > 0, max_new_tokens=sampling["max_tokens"],
+                      num_return_sequences=sampling["n"], pad_token_id=self.pad_id, eos_token_id=self.eos_ids)
+        if temperature > 0:
+            kwargs.update(temperature=temperature, top_p=sampling["top_p"], top_k=sampling.get("top_k") or 0)
+        if sampling.get("stop"):
+            kwargs.update(stop_strings=sampling["stop"], tokenizer=self.tokenizer)
+        kwargs.update({HF_NAMES[k]: v for k, v in sampling.items() if k in HF_NAMES})
+        return kwargs
+
+    def generate(self, requests: list[GenRequest], sampling: dict) -> list[list[GenOutput]]:
         if not requests:
             return []
         input_ids, mask, width = self._left_pad(requests)
         self.torch.manual_seed(int(stable_hash([r.seed for r in requests])[:8], 16))
-        kwargs = dict(do_sample=spec.temperature > 0, max_new_tokens=spec.max_tokens, num_return_sequences=spec.n,
-                      pad_token_id=self.pad_id, eos_token_id=self.eos_ids)
-        if spec.temperature > 0:
-            kwargs.update(temperature=spec.temperature, top_p=spec.top_p, top_k=spec.top_k or 0)
-        if spec.stop:
-            kwargs.update(stop_strings=spec.stop, tokenizer=self.tokenizer)
+        kwargs = self._kwargs(sampling)
+        max_tokens, n = sampling["max_tokens"], sampling["n"]
         with self.torch.inference_mode():
             out = self.model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
         gen = out[:, width:].tolist()
-        stopped_early = out.shape[1] - width < spec.max_tokens
+        stopped_early = out.shape[1] - width < max_tokens
         results = []
         for r_i, req in enumerate(requests):
             wanted = set(req.sample_indices)
             outs = []
-            for s in range(spec.n):
+            for s in range(n):
                 if s not in wanted:
                     continue
-                text_ids, count, reason = self._finish(gen[r_i * spec.n + s], spec.max_tokens, stopped_early)
+                text_ids, count, reason = self._finish(gen[r_i * n + s], max_tokens, stopped_early)
                 text = self.tokenizer.decode(text_ids, skip_special_tokens=True)
                 outs.append(GenOutput(s, text, count, reason))
             results.append(outs)

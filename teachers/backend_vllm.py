@@ -1,29 +1,34 @@
-"""vLLM offline backend: the default teacher engine, run in `teachers.vllm_worker` subprocesses.
+"""vLLM backend: the default teacher engine, run in `teachers.vllm_worker` subprocesses, fed continuously.
 
-One worker per data-parallel rank (`teacher.data_parallel_size`), each an `LLM` with
-`tensor_parallel_size` GPUs (rank r gets GPUs r*tp .. r*tp+tp-1 of CUDA_VISIBLE_DEVICES). A call
-splits its requests evenly across the workers, sends every part at once and gathers the answers, so
-ranks generate in parallel. Each prompt is one vLLM request with `n` samples and seed
-`prompt_seed(generation.seed, prompt_id)`: sample_idx i is the i-th of the n sequences that seeded
-request draws (vLLM's output index), independent of batch composition or which rank ran it.
+One worker per data-parallel rank (`teacher.data_parallel_size`), each an engine with
+`tensor_parallel_size` GPUs (rank r gets GPUs r*tp .. r*tp+tp-1 of CUDA_VISIBLE_DEVICES). `submit`
+sends a request to the least-loaded worker at once; a reader thread per worker collects answers as
+the engine finishes them, and `poll` hands them over. With `generation.engine_batch` requests in flight
+per worker the engine always has work queued (no batch barrier: a finished request is replaced at
+once). Each prompt is one vLLM request with `n` samples and seed `prompt_seed(generation.seed,
+prompt_id)`: sample_idx i is the i-th of the n sequences that seeded request draws (vLLM's output
+index), independent of what else is in flight or which rank ran it.
 
-Worker environment: VLLM_ENABLE_V1_MULTIPROCESSING=0, OMP_NUM_THREADS (`teacher.omp_threads`; 1
-for tests, since more threads than cores run ~25x slower), VLLM_CPU_KVCACHE_SPACE
-(`teacher.cpu_kv_cache_gb`), all set in the worker before torch is imported.
+Worker environment: OMP_NUM_THREADS (`teacher.omp_threads`; 1 for tests, since more threads than
+cores run ~25x slower), VLLM_CPU_KVCACHE_SPACE (`teacher.cpu_kv_cache_gb`), set in the worker before
+torch is imported; engine multiprocessing and CUDA graphs follow the device (vllm_worker), and
+`teacher.engine` passes any other engine argument.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from factory.lifetime import die_with_parent
-from teachers.backend_base import GenOutput, GenRequest, SamplingSpec
+from teachers.backend_base import GenOutput, GenRequest, PermanentError
 
 READY_TIMEOUT_S = 900
 
@@ -36,13 +41,17 @@ class _Worker:
     def __init__(self, cmd: list[str], env: dict, log_path: Path):
         self.log_path = log_path
         self.log = open(log_path, "ab")
+        self.closing = False
         # The worker dies with the stage (factory.lifetime): an orphan would keep its GPU memory.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      env=env, text=True, bufsize=1, preexec_fn=die_with_parent)
 
     def send(self, obj: dict) -> None:
-        self.proc.stdin.write(json.dumps(obj) + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(json.dumps(obj) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError) as e:
+            raise WorkerDied(f"vLLM worker gone ({type(e).__name__}); last log lines:\n{self.tail()}") from e
 
     def receive(self) -> dict:
         line = self.proc.stdout.readline()
@@ -55,14 +64,34 @@ class _Worker:
             raise WorkerDied(f"vLLM worker failed: {reply['error']}")
         return reply
 
+    def read_into(self, results: queue.Queue) -> None:
+        """Reader thread: every answer line goes to `results`; EOF puts a WorkerDied."""
+        for line in self.proc.stdout:
+            if line.strip():
+                results.put((self, json.loads(line)))
+        if self.closing:
+            return
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        results.put((self, WorkerDied(f"vLLM worker exited with code {self.proc.returncode}; last log lines:\n"
+                                      + self.tail())))
+
     def tail(self, n: int = 15) -> str:
         self.log.flush()
         lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         return "\n".join(lines[-n:])
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        self.closing = True
         if self.proc.poll() is None:
-            self.proc.stdin.close()  # EOF ends the worker's loop
+            if abort:  # requests still in flight after a failure: do not wait for them
+                self.proc.terminate()
+            try:
+                self.proc.stdin.close()  # EOF ends the worker's loop
+            except (BrokenPipeError, OSError):
+                pass
             try:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -81,6 +110,8 @@ def worker_command(model_path: str, teacher_cfg) -> list[str]:
         cmd += ["--kv-cache-gb", str(teacher_cfg.cpu_kv_cache_gb)]
     if teacher_cfg.max_model_len:
         cmd += ["--max-model-len", str(teacher_cfg.max_model_len)]
+    if teacher_cfg.engine:
+        cmd += ["--engine-json", json.dumps(teacher_cfg.engine)]
     return cmd
 
 
@@ -98,12 +129,17 @@ def _rank_env(rank: int, tp: int, dp: int) -> dict:
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, model_path: str, teacher_cfg, log_dir: Path | None = None):
+    def __init__(self, model_path: str, teacher_cfg, log_dir: Path | None = None, capacity: int = 256):
         log_dir = Path(log_dir or tempfile.mkdtemp(prefix="vllm-worker-"))
         log_dir.mkdir(parents=True, exist_ok=True)
         cmd = worker_command(model_path, teacher_cfg)
         tp, dp = teacher_cfg.tensor_parallel_size, teacher_cfg.data_parallel_size
         self.workers = [_Worker(cmd, _rank_env(r, tp, dp), log_dir / f"vllm-worker-{r}.log") for r in range(dp)]
+        self.capacity = capacity * dp
+        self.results: queue.Queue = queue.Queue()
+        self.pending: dict[str, GenRequest] = {}
+        self.load = {id(w): 0 for w in self.workers}
+        self.next_id = 0
         started = time.time()
         try:
             for w in self.workers:
@@ -111,38 +147,42 @@ class VLLMBackend:
         except Exception:
             self.close()
             raise
+        for w in self.workers:
+            threading.Thread(target=w.read_into, args=(self.results,), daemon=True).start()
         self.startup_s = time.time() - started
 
-    def generate(self, requests: list[GenRequest], spec: SamplingSpec) -> list[list[GenOutput]]:
-        if not requests:
-            return []
-        parts = _split(requests, len(self.workers))
-        busy = []
-        for worker, part in zip(self.workers, parts):
-            if part:
-                worker.send({"prompt_token_ids": [r.prompt_ids for r in part], "seeds": [r.seed for r in part],
-                             "n": spec.n, "temperature": spec.temperature, "top_p": spec.top_p,
-                             "max_tokens": spec.max_tokens, "stop": spec.stop, "top_k": spec.top_k})
-                busy.append((worker, part))
-        results = []
-        for worker, part in busy:
-            for req, outs in zip(part, worker.receive()["outputs"]):
-                wanted = set(req.sample_indices)
-                results.append([GenOutput(i, o["text"], o["tokens"], o["finish_reason"])
-                                for i, o in enumerate(outs) if i in wanted])
-        return results
+    def submit(self, request: GenRequest, sampling: dict) -> None:
+        worker = min(self.workers, key=lambda w: self.load[id(w)])
+        rid = f"r{self.next_id}"
+        self.next_id += 1
+        self.pending[rid] = request
+        self.load[id(worker)] += 1
+        worker.send({"id": rid, "prompt_token_ids": request.prompt_ids, "seed": request.seed, "sampling": sampling})
+
+    def poll(self) -> list[tuple[GenRequest, list[GenOutput]]]:
+        """Requests finished since the last call (blocks until one is); raises when a worker or request fails."""
+        items = [self.results.get()]
+        while True:
+            try:
+                items.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        done = []
+        for worker, reply in items:
+            if isinstance(reply, Exception):
+                raise reply
+            if "id" not in reply:
+                raise WorkerDied(f"vLLM worker failed: {reply.get('error')}")
+            req = self.pending.pop(reply["id"])
+            self.load[id(worker)] -= 1
+            if "error" in reply:
+                raise PermanentError(f"vLLM refused prompt {req.prompt_row['prompt_id']}: {reply['error']}")
+            wanted = set(req.sample_indices)
+            done.append((req, [GenOutput(i, o["text"], o["tokens"], o["finish_reason"])
+                               for i, o in enumerate(reply["outputs"]) if i in wanted]))
+        return done
 
     def close(self) -> None:
         for w in self.workers:
-            w.close()
+            w.close(abort=bool(self.pending))
         self.workers = []
-
-
-def _split(items: list, parts: int) -> list[list]:
-    size, extra = divmod(len(items), parts)
-    out, start = [], 0
-    for p in range(parts):
-        end = start + size + (1 if p < extra else 0)
-        out.append(items[start:end])
-        start = end
-    return out

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from factory.schema_base import Strict
+from teachers.passthrough import check_engine, check_sampling
 
 
 class TinyModel(Strict):
@@ -79,8 +80,16 @@ class TeacherConfig(Strict):
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     max_concurrency: int = Field(64, gt=0, description="in-flight requests for the HTTP backend")
     request_timeout_s: float = Field(600.0, gt=0)
-    max_retries: int = Field(6, ge=0)
-    retry_base_s: float = Field(0.5, gt=0, description="HTTP backoff: delay ~ U(0, retry_base_s * 2^attempt)")
+    retry_budget_s: float = Field(3600.0, gt=0, description="HTTP: retry a failing sample (429, 5xx, timeouts, "
+                                  "drops) for this long before keeping it apart as failed; an outage shorter "
+                                  "than this loses nothing")
+    retry_base_s: float = Field(0.5, gt=0, description="HTTP backoff: delay ~ U(0, retry_base_s * 2^attempt), <= 60 s")
+    max_consecutive_failures: int = Field(32, gt=0, description="this many failed samples in a row stop the stage")
+    lease_ttl_s: float = Field(120.0, gt=0, description="a shard claim not renewed for this long is taken over")
+    sampling: dict = Field(default_factory=dict, description="any other vllm.SamplingParams field "
+                           "(top_k, min_p, repetition_penalty, ...); HTTP: sent as extra_body")
+    engine: dict = Field(default_factory=dict, description="any vLLM EngineArgs field (enable_prefix_caching, "
+                         "max_num_seqs, enforce_eager, ...)")
     omp_threads: int = Field(0, ge=0, description="OMP_NUM_THREADS for the vLLM worker (0 = inherit); CPU: <= cores")
     cpu_kv_cache_gb: float = Field(0, ge=0, description="VLLM_CPU_KVCACHE_SPACE in GiB for vLLM on CPU (0 = default)")
     max_model_len: int | None = Field(None, gt=0, description="vLLM context length (default: the model's)")
@@ -91,7 +100,21 @@ class TeacherConfig(Strict):
             raise ValueError("give exactly one of teacher.model (a path or Hub id) or teacher.bootstrap")
         if self.backend == "openai" and not self.base_url:
             raise ValueError("backend 'openai' needs teacher.base_url")
+        check_sampling(self.sampling)
+        check_engine(self.engine)
         return self
+
+
+class RayConfig(Strict):
+    """Generate workers as Ray tasks (teachers.ray_workers): Ray places them and retries dead ones."""
+
+    workers: int = Field(1, gt=0, description="Ray tasks, each one engine claiming shards until none is left")
+    address: str | None = Field(None, description="Ray cluster address ('auto' = the running cluster); "
+                                "null = start a local instance")
+    num_cpus: int | None = Field(None, gt=0, description="CPUs of a local instance (null = all)")
+    num_cpus_per_worker: float = Field(1, ge=0)
+    num_gpus_per_worker: float = Field(0, ge=0, description="GPUs per worker, e.g. the teacher's tensor_parallel_size")
+    max_retries: int = Field(3, ge=0, description="Ray's retries of a worker whose process or node died")
 
 
 class GenerationConfig(Strict):
@@ -102,6 +125,8 @@ class GenerationConfig(Strict):
     top_p: float = Field(0.95, gt=0, le=1)
     max_tokens: int = Field(4096, gt=0)
     shards: int = Field(1, gt=0, description="number of shards the prompts are split into")
-    batch_size: int = Field(16, gt=0, description="prompts per engine call (transformers backend)")
-    engine_batch: int = Field(256, gt=0, description="prompts per vLLM / HTTP call; a crash loses at most one call")
+    batch_size: int = Field(16, gt=0, description="prompts per generate call (transformers backend)")
+    engine_batch: int = Field(256, gt=0, description="vLLM: prompts kept in flight per engine (continuous "
+                              "submission: a finished one is replaced at once)")
     seed: int = 0
+    ray: RayConfig | None = Field(None, description="run the workers as Ray tasks instead of in this process")

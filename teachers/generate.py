@@ -1,21 +1,30 @@
 """Stage `generate`: sample the teacher n times per training prompt, into sharded, resumable files.
 
     factory run recipes/micro.yaml --until generate          # the whole stage, one process
-    factory generate RECIPE --worker-index I --num-workers N # scale-out: N processes, no coordination
+    factory generate RECIPE --worker-index I --num-workers N # scale-out: N workers claim shards
 
 Reads `prompts/train.jsonl`; the teacher is `teacher/model` when a bootstrap stage made it, else
 `teacher.model`. Prompts are split round-robin into `generation.shards` shards (teachers.shards has
-the file layout and crash rules). Each shard is generated in fixed batches; every batch is appended to
-the shard's partial file and fsynced before the next starts, so a kill loses at most the batch in
-flight, and a resume skips complete shards (checksum-verified; a corrupt one is regenerated) and
-completed (prompt_id, sample_idx) keys.
+the file layout and crash rules). teachers.driver keeps the backend full (continuous submission, no
+batch barrier) and appends each finished sample to its shard's partial file, fsynced, so a kill loses
+only samples in flight; a resume skips complete shards (checksum-verified; a corrupt one is
+regenerated) and completed (prompt_id, sample_idx) keys. It fails closed: a permanent error (bad key,
+no balance, unknown model) stops the stage with one line, and samples that kept failing are kept
+apart (`shard-*.failures.jsonl`) and retried on the next run, never stored as done.
 
-Scale-out: worker I of N generates only the shards with shard_idx % N == I, writing into the stage's
-work folder `runs/<recipe>/generate-<hash12>.partial/` (the folder the runner itself uses, so all
-workers and the final `factory run` agree on it through the stage hash). Run the upstream stages first
-(`factory run RECIPE --until teacher` or `--until prompts`), start the N workers (a Slurm array, one per
-GPU, ...), then `factory run RECIPE`: the stage finds the shards complete, checks that every shard is
-there and publishes the artifact. A worker killed halfway resumes like a single run.
+Scale-out: every worker writes into the stage's work folder `runs/<recipe>/generate-<hash12>.partial/`
+(the folder the runner itself uses, so all workers and the final `factory run` agree on it through the
+stage hash) and claims shards one at a time with a heartbeat lease (teachers.claims): two workers never
+write one shard, and the shard of a worker that died is taken over once its lease expires
+(`teacher.lease_ttl_s`). Worker I starts at shard I*shards/N, then takes whatever is left. Run the
+upstream stages first (`factory run RECIPE --until teacher` or `--until prompts`), start the N workers
+(a Slurm array: `--worker-index $SLURM_ARRAY_TASK_ID --num-workers $SLURM_ARRAY_TASK_COUNT`, one per
+GPU or node), then `factory run RECIPE`: the stage finds the shards complete (or waits for and takes
+over what is left) and publishes the artifact. On a Ray cluster, `generation.ray: {workers: N,
+num_gpus_per_worker: TP, address: auto}` makes the N workers Ray tasks (teachers.ray_workers), which
+Ray places and retries when a node or process dies. One big node can instead run
+`vllm serve MODEL --data-parallel-size 8` with `teacher.backend: openai`, `base_url` at it and a
+`max_concurrency` of a few hundred: the server balances the requests over its engines.
 
 Sample rows follow docs/architecture.md; completions are stored as `<think>reasoning</think>answer`
 (teachers.conventions puts back an opening tag the chat template swallowed); a completion without
@@ -31,19 +40,32 @@ from pathlib import Path
 from factory.atomic import read_jsonl
 from factory.hashing import stable_hash
 from factory.progress import progress_bar
-from teachers.backend_base import (GenOutput, GenRequest, SamplingSpec, make_backend, prompt_seed,
-                                   resolve_backend_name)
+from teachers.backend_base import GenOutput, GenRequest, make_backend, prompt_seed, resolve_backend_name
 from teachers.config import GenerationConfig, TeacherConfig
 from teachers.conventions import (THINK_CLOSE, THINK_OPEN, Convention, complete_text, get_convention,
                                   messages_for, prompt_opens_think, render_prompt, split_completion)
-from teachers.shards import PartialWriter, ShardPaths, assign_shards, discard, finalize, read_partial, shard_problem
+from teachers.driver import Driver
+from teachers.passthrough import sampling_params
+from teachers.shards import ShardPaths, assign_shards, read_partial, shard_problem
 
 PROMPT_FIELDS = ("prompt_id", "prompt")
 
 
 def run(ctx) -> dict:
-    """Generate every shard (resuming), check completeness, return the stage summary."""
-    return generate_shards(ctx, worker_index=0, num_workers=1)
+    """Generate every shard (resuming), check completeness, return the stage summary.
+
+    With `generation.ray`, Ray tasks are the workers (teachers.ray_workers); this process then only
+    checks the shards and publishes."""
+    gen = GenerationConfig.model_validate(ctx.config["generation"])
+    if gen.ray is None:
+        return generate_shards(ctx, worker_index=0, num_workers=1)
+    from teachers.ray_workers import run_on_ray
+
+    workers = run_on_ray(ctx, gen.ray)
+    summary = generate_shards(ctx, worker_index=0, num_workers=1)
+    summary["new_samples"] += sum(w["new_samples"] for w in workers)
+    summary["ray_workers"] = len(workers)
+    return summary
 
 
 def generate_shards(ctx, worker_index: int, num_workers: int) -> dict:
@@ -55,8 +77,10 @@ def generate_shards(ctx, worker_index: int, num_workers: int) -> dict:
     prompts = load_prompts(ctx.input("prompts") / "train.jsonl")
     shards = assign_shards(prompts, gen.shards)
     root = ctx.out / "samples"
-    mine = [i for i in range(gen.shards) if i % num_workers == worker_index]
-    todo = [i for i in mine if _needs_work(ShardPaths(root, i), ctx)]
+    root.mkdir(parents=True, exist_ok=True)
+    first = worker_index * gen.shards // num_workers  # workers start apart, then claim whatever is left
+    order = list(range(first, gen.shards)) + list(range(first))
+    todo = [i for i in order if _needs_work(ShardPaths(root, i))]
     backend_name = resolve_backend_name(teacher.backend)
     model_path = teacher_model_path(ctx, teacher)
     ctx.log(f"backend {backend_name}; {len(prompts)} prompts, {gen.shards} shards, {len(todo)} to generate "
@@ -64,7 +88,7 @@ def generate_shards(ctx, worker_index: int, num_workers: int) -> dict:
     run_stats = {"tokens": 0, "samples": 0, "wall_s": 0.0, "startup_s": 0.0}
     if todo:
         run_stats = _generate(ctx, todo, shards, root, teacher, gen, convention, backend_name, model_path)
-    return summarize(root, mine, prompts, backend_name, run_stats, complete=num_workers == 1)
+    return summarize(root, list(range(gen.shards)), prompts, backend_name, run_stats, complete=True)
 
 
 def load_prompts(path: Path) -> list[dict]:
@@ -93,45 +117,39 @@ def teacher_label(ctx, teacher: TeacherConfig) -> str:
     return f"bootstrap-{(ctx.manifests.get('teacher') or {}).get('hash', '')[:12] or 'local'}"
 
 
-def gen_params_hash(gen: GenerationConfig, convention: Convention, label: str) -> str:
+def gen_params_hash(gen: GenerationConfig, convention: Convention, label: str, sampling: dict | None = None) -> str:
     """What determines the samples' distribution (not how they are batched or sharded)."""
-    return stable_hash({"n": gen.n, "temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_tokens,
-                        "seed": gen.seed, "convention": convention.model_dump(), "teacher": label})[:16]
+    spec = {"n": gen.n, "temperature": gen.temperature, "top_p": gen.top_p, "max_tokens": gen.max_tokens,
+            "seed": gen.seed, "convention": convention.model_dump(), "teacher": label}
+    if sampling:  # only when set, so recipes without a sampling block keep their hash
+        spec["sampling"] = sampling
+    return stable_hash(spec)[:16]
 
 
-def _needs_work(paths: ShardPaths, ctx) -> bool:
-    problem = shard_problem(paths)
-    if problem is None:
-        return False
-    if problem != "no manifest" or paths.shard.exists():
-        ctx.log(f"{paths.stem}: {problem}; regenerating")
-        discard(paths)
-    return True
+def _needs_work(paths: ShardPaths) -> bool:
+    return shard_problem(paths) is not None
 
 
-def _generate(ctx, todo, shards, root, teacher, gen, convention, backend_name, model_path) -> dict:
+def _generate(ctx, order, shards, root, teacher, gen, convention, backend_name, model_path) -> dict:
     tokenizer = load_tokenizer(model_path, required=backend_name != "openai")
     started = time.time()
-    backend = make_backend(backend_name, teacher, model_path, tokenizer, log_dir=ctx.out / "logs")
+    backend = make_backend(backend_name, teacher, model_path, tokenizer, log_dir=ctx.out / "logs",
+                           batch_size=gen.batch_size, engine_batch=gen.engine_batch)
     startup = time.time() - started
-    spec = SamplingSpec(n=gen.n, temperature=gen.temperature, top_p=gen.top_p, max_tokens=gen.max_tokens,
-                        stop=list(convention.stop), top_k=convention.sampling.get("top_k"))
-    job = _ShardJob(tokenizer, convention, gen, spec, backend,
-                    base_row={"teacher": teacher_label(ctx, teacher),
-                              "gen_params_hash": gen_params_hash(gen, convention, teacher_label(ctx, teacher))})
-    remaining = sum(len(shards[i]) * gen.n - len(read_partial(ShardPaths(root, i).partial)) for i in todo)
-    totals = {"tokens": 0, "samples": 0, "wall_s": 0.0, "startup_s": round(startup, 2)}
+    label = teacher_label(ctx, teacher)
+    job = _ShardJob(tokenizer, convention, gen, backend, base_row={
+        "teacher": label, "gen_params_hash": gen_params_hash(gen, convention, label, teacher.sampling)})
+    driver = Driver(job, backend, sampling_params(gen, teacher, convention), gen.n, teacher.lease_ttl_s,
+                    teacher.max_consecutive_failures, ctx.log)
+    remaining = sum(len(shards[i]) * gen.n - len(read_partial(ShardPaths(root, i).partial)) for i in order
+                    if _needs_work(ShardPaths(root, i)))
     try:
         with progress_bar(f"generate ({backend.name})", total=remaining, unit="samples") as advance:
-            job.advance = advance
-            for i in todo:
-                stats = job.run_shard(ShardPaths(root, i), shards[i])
-                for k in ("tokens", "samples", "wall_s"):
-                    totals[k] += stats[k]
-                ctx.log(f"shard {i:05d}: {stats['samples']} new samples, {stats['tokens_per_s']:.1f} tokens/s")
+            driver.advance = advance
+            totals = driver.run(order, shards, root)
     finally:
         backend.close()
-    return totals
+    return {**totals, "startup_s": round(startup, 2)}
 
 
 def load_tokenizer(model_path: str, required: bool):
@@ -149,52 +167,21 @@ def load_tokenizer(model_path: str, required: bool):
 
 
 class _ShardJob:
-    """Generates one shard at a time with a shared backend; rows appended per batch."""
+    """Turns a shard's prompts into requests and a request's outputs into sample rows."""
 
-    def __init__(self, tokenizer, convention, gen, spec, backend, base_row):
-        self.tokenizer, self.convention, self.gen, self.spec = tokenizer, convention, gen, spec
+    def __init__(self, tokenizer, convention, gen, backend, base_row):
+        self.tokenizer, self.convention, self.gen = tokenizer, convention, gen
         self.backend, self.base_row = backend, base_row
         self.fixed_batches = backend.name == "transformers"  # its samples depend on batch composition
-        self.batch_size = gen.batch_size if self.fixed_batches else gen.engine_batch
-        self.advance = lambda n=1, **_: None
         self.opens_think: dict[str, bool] = {}
 
-    def run_shard(self, paths: ShardPaths, prompts: list[dict]) -> dict:
-        rows = read_partial(paths.partial)
-        done = {(r["prompt_id"], r["sample_idx"]) for r in rows}
-        expected = {(p["prompt_id"], s) for p in prompts for s in range(self.gen.n)}
-        writer = PartialWriter(paths.partial)
-        started, tokens, new = time.time(), 0, 0
-        try:
-            for start in range(0, len(prompts), self.batch_size):
-                batch = self._requests(prompts[start:start + self.batch_size], done)
-                if not batch:
-                    continue
-                fresh = self._rows(batch, self.backend.generate(batch, self.spec))
-                writer.append(fresh)
-                rows += fresh
-                done.update((r["prompt_id"], r["sample_idx"]) for r in fresh)
-                tokens += sum(r["completion_tokens"] for r in fresh)
-                new += len(fresh)
-                elapsed = max(time.time() - started, 1e-9)
-                self.advance(len(fresh), rate=f"{new / elapsed:.1f} samples/s {tokens / elapsed:.0f} tok/s")
-        finally:
-            writer.close()
-        wall = time.time() - started
-        stats = {"wall_s": round(wall, 3), "tokens_per_s": round(tokens / wall, 2) if wall else 0.0,
-                 "samples_per_s": round(new / wall, 3) if wall else 0.0, "backend": self.backend.name,
-                 "resumed": len(rows) > new}
-        finalize(paths, rows, expected, stats)
-        return {"tokens": tokens, "samples": new, **stats}
-
-    def _requests(self, prompts: list[dict], done: set) -> list[GenRequest]:
-        out = []
+    def requests(self, prompts: list[dict], done: set):
+        """Lazily, in prompt order; the transformers backend also gets finished prompts (fixed batches)."""
         for p in prompts:
             missing = [s for s in range(self.gen.n) if (p["prompt_id"], s) not in done]
             if missing or self.fixed_batches:
                 ids = self._prompt_ids(p)
-                out.append(GenRequest(p, ids, messages_for(p), prompt_seed(self.gen.seed, p["prompt_id"]), missing))
-        return out if any(r.sample_indices for r in out) else []
+                yield GenRequest(p, ids, messages_for(p), prompt_seed(self.gen.seed, p["prompt_id"]), missing)
 
     def _prompt_ids(self, prompt_row: dict) -> list[int]:
         """Token ids of the rendered prompt; remembers whether the template opened <think> itself."""
@@ -205,13 +192,10 @@ class _ShardJob:
         self.opens_think[prompt_row["prompt_id"]] = prompt_opens_think(text, self.convention)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _rows(self, requests: list[GenRequest], outputs: list[list[GenOutput]]) -> list[dict]:
-        rows = []
-        for req, outs in zip(requests, outputs):
-            opens = self.opens_think.pop(req.prompt_row["prompt_id"])
-            for o in outs:
-                rows.append(sample_row(req.prompt_row, o, opens, self.base_row))
-        return rows
+    def rows(self, req: GenRequest, outs: list[GenOutput], last: bool) -> list[dict]:
+        pid = req.prompt_row["prompt_id"]
+        opens = self.opens_think.pop(pid) if last else self.opens_think[pid]
+        return [sample_row(req.prompt_row, o, opens, self.base_row) for o in outs]
 
 
 def sample_row(prompt_row: dict, out: GenOutput, opens_think: bool, base_row: dict) -> dict:
@@ -220,13 +204,12 @@ def sample_row(prompt_row: dict, out: GenOutput, opens_think: bool, base_row: di
         cut_in_reasoning = out.finish_reason == "length" and not out.text
         completion = f"{THINK_OPEN}{out.reasoning}" + ("" if cut_in_reasoning else f"{THINK_CLOSE}{out.text}")
     else:
-        completion = complete_text(out.text, opens_think) if out.finish_reason != "error" else ""
+        completion = complete_text(out.text, opens_think)
     reasoning, answer, truncated = split_completion(completion)
     row = {"prompt_id": prompt_row["prompt_id"], "prompt": prompt_row["prompt"], "sample_idx": out.sample_idx,
            "completion": completion, "reasoning": reasoning, "answer": answer, "finish_reason": out.finish_reason,
-           "completion_tokens": out.tokens, "truncated": truncated, **base_row}
-    if out.error:
-        row["error"] = out.error
+           "completion_tokens": out.tokens, "truncated": truncated, **base_row,
+           "served_model": out.served_model or base_row["teacher"]}
     return row
 
 

@@ -5,6 +5,8 @@ Layout inside the stage folder:
     samples/shard-00000.jsonl            complete shard, rows sorted by (prompt_id, sample_idx)
     samples/shard-00000.manifest.json    sha256, count, tokens, wall time, throughput
     samples/shard-00000.partial.jsonl    append-only work file of an unfinished shard
+    samples/shard-00000.failures.jsonl   samples that failed this run (kept apart, retried on resume)
+    samples/shard-00000.lease            the claim of the worker writing the shard (teachers.claims)
 
 A shard counts as complete only when its manifest exists and the file's sha256 and row count match
 it; anything else is regenerated. The partial file is appended one whole batch at a time and fsynced;
@@ -49,6 +51,14 @@ class ShardPaths:
     @property
     def partial(self) -> Path:
         return self.root / f"{self.stem}.partial.jsonl"
+
+    @property
+    def failures(self) -> Path:
+        return self.root / f"{self.stem}.failures.jsonl"
+
+    @property
+    def lease(self) -> Path:
+        return self.root / f"{self.stem}.lease"
 
 
 def shard_problem(paths: ShardPaths) -> str | None:
@@ -126,4 +136,5 @@ def finalize(paths: ShardPaths, rows: list[dict], expected_keys: set[tuple[str, 
                 **stats}
     write_json(paths.manifest, manifest)
     paths.partial.unlink(missing_ok=True)
+    paths.failures.unlink(missing_ok=True)
     return manifest

@@ -66,13 +66,17 @@ def test_corrupt_shard_is_regenerated_identically(generated):
     assert "checksum mismatch" in (ctx.out / "stage.log").read_text()
 
 
-def test_workers_split_shards_then_stage_only_checks(tiny_model_dir, tmp_path, generated):
+def test_workers_claim_free_shards_then_stage_only_checks(tiny_model_dir, tmp_path, generated):
+    """Workers claim shards, not a static split: a lone worker 1 of 2 takes every free shard, starting
+    at its own; the next worker and the stage find nothing left to do."""
     ref_ctx, _ = generated
     prompts = ref_ctx.input("prompts")
     ctx = generate_ctx(tmp_path / "out", prompts, {"model": str(tiny_model_dir), "backend": "transformers"}, GEN)
-    first = generate_shards(ctx, worker_index=0, num_workers=2)
-    assert first["shards"] == 2 and {p.name for p in _shards(ctx)} == {"shard-00000.jsonl", "shard-00002.jsonl"}
-    generate_shards(ctx, worker_index=1, num_workers=2)
+    first = generate_shards(ctx, worker_index=1, num_workers=2)
+    assert first["new_samples"] == 20 and len(_shards(ctx)) == 3
+    assert "shard-00001: " in (ctx.out / "stage.log").read_text().splitlines()[1]
+    assert generate_shards(ctx, worker_index=0, num_workers=2)["new_samples"] == 0
+    assert not list((ctx.out / "samples").glob("*.lease"))
     final = run(ctx)
     assert final["new_samples"] == 0 and final["samples"] == 20
     for a, b in zip(_shards(ctx), _shards(ref_ctx)):
