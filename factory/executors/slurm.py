@@ -70,10 +70,15 @@ class SlurmEngine:
 
     def submit(self, p: PlannedStage, args: tuple, after: list, res: Resources) -> submitit.Job:
         ex = submitit.SlurmExecutor(folder=job_folder(p), max_num_timeout=3)
+        ex.update_parameters(**self.parameters(p, [str(job.job_id) for job in after], res))
+        return ex.submit(StageJob(), *args)
+
+    def parameters(self, p: PlannedStage, after_ids: list[str], res: Resources) -> dict:
+        """submitit's SlurmExecutor parameters for one stage: its resources, dependency, signal, requeue."""
         extra = {"requeue": True, "kill-on-invalid-dep": "yes", "ntasks": 1,  # one process runs the stage
                  "signal": f"{os.environ[PREEMPT_SIGNAL_ENV]}@{self.signal_delay_s}"}
-        if after:
-            extra["dependency"] = "afterok:" + ":".join(job.job_id for job in after)
+        if after_ids:
+            extra["dependency"] = "afterok:" + ":".join(after_ids)
         extra.update(self.extra)
         params = dict(job_name=f"factory-{self.recipe.name}-{p.stage.name}", nodes=res.nodes,
                       cpus_per_task=res.cpus, time=self.time_min, signal_delay_s=self.signal_delay_s,
@@ -84,8 +89,7 @@ class SlurmEngine:
             params["setup"] = multi_node_setup(res)
         if self.partition:
             params["partition"] = self.partition
-        ex.update_parameters(**params)
-        return ex.submit(StageJob(), *args)
+        return params
 
     def job_id(self, job: submitit.Job) -> str:
         return str(job.job_id)
