@@ -1,7 +1,8 @@
 """A real one-node Slurm cluster for the executor tests: munged + slurmctld + slurmd, config in a temp dir.
 
 Debian's slurm-wlm and munge (installed by .ci/slurm-setup, idempotent) run here as root with no
-cgroups (proctrack/linuxproc, task/none) and no accounting database: the factory's Slurm engine then
+cgroups (proctrack/linuxproc, task/none), a 5 s credential lifetime (Slurm holds a requeued job back
+that long; 120 s by default) and no accounting database: the factory's Slurm engine then
 reads job states from squeue, as on a small cluster without slurmdbd. `start(folder)` returns the
 environment (SLURM_CONF) the client commands need and a `stop()` that ends exactly the daemons it
 started, by their pid files. `unavailable()` says why a cluster cannot run here, or None.
@@ -60,7 +61,7 @@ SlurmctldHost={host}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={sock}
+AuthInfo=socket={sock},cred_expire=5
 CredType=cred/munge
 SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
@@ -88,6 +89,12 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscrib
     full = {**os.environ, **env}
 
     def stop() -> None:
+        """Drain the queue first (a job step whose slurmd is gone never ends), then stop the daemons."""
+        subprocess.run(["scancel", "--full", "--partition=debug"], env=full, capture_output=True)
+        deadline = time.time() + 30
+        while time.time() < deadline and subprocess.run(["squeue", "--noheader"], env=full, capture_output=True,
+                                                         text=True).stdout.strip():
+            time.sleep(0.3)
         for pidfile in ("slurmd.pid", "slurmctld.pid", "munge/pid"):
             try:
                 pid = int((folder / pidfile).read_text().strip())

@@ -175,3 +175,50 @@ def test_slurm_ctrl_c_cancels_submitted_jobs(slurm, tmp_path, write_recipe):
     ids = [s["job_id"] for s in jobs.values()]
     _wait_for(lambda: not any(i in subprocess.run(["squeue", "--noheader", "-o", "%i"], capture_output=True,
                                                   text=True).stdout.split() for i in ids), 20, "jobs to leave the queue")
+
+
+def test_slurm_usr1_before_time_limit_requeues_and_resumes(slurm, tmp_path, write_recipe, fake, monkeypatch):
+    """The signal a job gets before its time limit (or on preemption): submitit requeues the same call,
+    and the stage resumes from its `.partial` folder in the same `factory run`."""
+    recipe = _recipe(write_recipe, tmp_path / "runs", "usr1.yaml")
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv("FAKE_PID_DIR", str(pids))
+    monkeypatch.setenv("FAKE_SLOW_STAGE", "prompts")
+    monkeypatch.setenv("FAKE_SLOW_STEPS", "12")
+
+    def signal_mid_stage():
+        _wait_for(lambda: any(json.loads(p.read_text())["steps"] >= 2 for p in recipe.run_root.glob(
+            "prompts-*.partial/progress.json")), 60, "two steps")
+        job = read_jobs(recipe.run_root)["prompts"]["job_id"]
+        subprocess.run(["scancel", "--signal=USR1", job], check=True)
+
+    sender = threading.Thread(target=signal_mid_stage)
+    sender.start()
+    planned = _by_name(runner.run(recipe, until="prompts", executor="slurm"))
+    sender.join()
+    assert fake_stages.calls(fake) == ["prompts", "prompts"]  # requeued once, by submitit
+    assert read_manifest(planned["prompts"].dir)["summary"]["resumed_from"] >= 2
+    assert read_jobs(recipe.run_root)["prompts"]["state"] == "completed"
+
+
+def test_slurm_killed_driver_leaves_jobs_and_rerun_attaches(slurm, tmp_path, write_recipe):
+    """A `factory run` killed outright (lost login session): its jobs go on, the next run attaches to them."""
+    path = write_recipe(minimal_recipe(run_dir=str(tmp_path / "runs")))
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = {**os.environ, "FAKE_SLOW_STAGE": "prompts", "FAKE_SLOW_STEPS": "15", "FAKE_PID_DIR": str(pids)}
+    cmd = [sys.executable, "-m", "tests.factory.fake_stages", "run", str(path), "--until", "generate",
+           "--executor", "slurm"]
+    first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: (pids / "prompts.pid").exists(), 60, "prompts to start")
+    first.kill()
+    first.wait()
+    submitted = read_jobs(load_recipe(path).run_root)
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "attach  prompts" in again.stderr and "attach  generate" in again.stderr
+    assert "submit" not in again.stderr
+    jobs = read_jobs(load_recipe(path).run_root)
+    assert {n: j["job_id"] for n, j in jobs.items()} == {n: j["job_id"] for n, j in submitted.items()}
+    assert all(j["state"] == "completed" for j in jobs.values())
