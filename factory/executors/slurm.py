@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import submitit
@@ -71,7 +72,9 @@ class SlurmEngine:
     def submit(self, p: PlannedStage, args: tuple, after: list, res: Resources) -> submitit.Job:
         ex = submitit.SlurmExecutor(folder=job_folder(p), max_num_timeout=3)
         ex.update_parameters(**self.parameters(p, [str(job.job_id) for job in after], res))
-        return ex.submit(StageJob(), *args)
+        job = ex.submit(StageJob(), *args)
+        _QUEUE["at"] = 0.0  # the next look at the queue must see this job
+        return job
 
     def parameters(self, p: PlannedStage, after_ids: list[str], res: Resources) -> dict:
         """submitit's SlurmExecutor parameters for one stage: its resources, dependency, signal, requeue."""
@@ -129,6 +132,8 @@ def job_state(job: submitit.Job) -> tuple[str, str]:
         return "cancelled", f"slurm job {job.job_id} {raw.lower()}"
     if raw == "COMPLETED":  # the result file may lag on a network filesystem
         return ("completed", "") if job.paths.result_pickle.exists() else ("running", "")
+    if raw == "GONE" and job.paths.result_pickle.exists():  # it wrote its result between our two looks
+        return job_state(job)
     if raw == "GONE":
         return "failed", (f"slurm job {job.job_id} left the queue without a result "
                           "(killed, or cancelled outside the factory)")
@@ -141,9 +146,19 @@ def _raw_state(job: submitit.Job) -> str:
         raw = job.state.upper()
         if raw != "UNKNOWN":
             return raw
-    out = subprocess.run(["squeue", "--noheader", "-j", str(job.job_id), "-o", "%T"],
-                         capture_output=True, text=True)
-    return out.stdout.strip().upper() or "GONE"
+    return _queue().get(str(job.job_id), "GONE")
+
+
+_QUEUE: dict = {"at": 0.0, "states": {}}
+
+
+def _queue(max_age_s: float = 0.5) -> dict[str, str]:
+    """job id -> state of every job in the queue: one squeue call per poll, not one per job."""
+    if time.time() - _QUEUE["at"] > max_age_s:
+        out = subprocess.run(["squeue", "--noheader", "-o", "%i %T"], capture_output=True, text=True)
+        _QUEUE["states"] = dict(line.split(None, 1) for line in out.stdout.splitlines() if " " in line.strip())
+        _QUEUE["at"] = time.time()
+    return _QUEUE["states"]
 
 
 @functools.lru_cache(maxsize=1)
