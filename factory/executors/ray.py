@@ -83,7 +83,7 @@ class RayEngine:
     def state(self, task: _Task) -> tuple[str, str]:
         ready, _ = ray.wait([task.ref], timeout=0)
         if not ready:
-            return "running", ""  # Ray does not tell a queued task from a running one cheaply
+            return "pending", ""  # queued or running: Ray does not tell them apart cheaply
         try:
             ray.get(task.ref)
         except ray.exceptions.TaskCancelledError:

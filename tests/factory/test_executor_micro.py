@@ -1,7 +1,9 @@
 """The micro recipe's front part through a real one-node Slurm: prompts -> generate -> verify -> datasets ->
 student.long -> eval.long, each stage one sbatch job running the real stage (the shipped micro teacher,
 tiny sizes from tests/test_end_to_end.py). Its artifacts equal a local run's, file by file, except the
-files that record wall times or absolute paths; no stage started before its inputs were published.
+files that record wall times or absolute paths; no stage started before its inputs were published; the
+sbatch script beside each stage waits on exactly its upstream jobs; `factory status` shows the jobs; a
+second run submits nothing.
 """
 
 from __future__ import annotations
@@ -69,3 +71,21 @@ def test_micro_front_part_on_slurm_equals_local(slurm, tmp_path):  # noqa: F811
         for up in remote[n].stage.inputs.values():
             ended = manifests[up]["started_at"] + manifests[up]["wall_s"]
             assert manifests[n]["started_at"] >= ended, (n, up)
+
+    ids = {n: jobs[n]["job_id"] for n in names}
+    for n in names:  # the generated sbatch script lives beside the artifact, readable and resubmittable
+        script = (remote[n].dir.with_name(remote[n].dir.name + ".slurm") / f"{ids[n]}_submission.sh").read_text()
+        assert "#SBATCH --signal=USR1@120" in script and "#SBATCH --requeue" in script, n
+        dep = [line.split("=afterok:", 1)[1] for line in script.splitlines() if line.startswith("#SBATCH --dependency")]
+        assert set(dep[0].split(":") if dep else []) == {ids[u] for u in remote[n].stage.inputs.values()}, n
+    assert "#SBATCH --cpus-per-task=2" in (remote["verify"].dir.with_name(remote["verify"].dir.name + ".slurm")
+                                            / f"{ids['verify']}_submission.sh").read_text()  # verification.workers
+
+    status = subprocess.run([sys.executable, "-m", "factory.cli", "status", str(recipe._source)], cwd=REPO,
+                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert status.returncode == 0, status.stderr
+    rows = [line for line in (status.stdout + status.stderr).splitlines() if "student.long" in line]
+    assert f"slurm {ids['student.long']}" in rows[0] and "completed" in rows[0]
+
+    _run(tmp_path, "slurm", "--executor", "slurm")  # nothing stale: nothing submitted
+    assert read_jobs(recipe.run_root) == jobs

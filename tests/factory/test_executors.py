@@ -38,7 +38,7 @@ def test_gpu_recipe_stages_ask_for_their_gpus_nodes_and_cpus():
     assert stage_resources(api_recipe, api_stages["generate"]).gpus_per_node == 0  # an HTTP teacher
 
 
-def test_cpu_recipe_asks_for_no_gpu(write_recipe, tmp_path):
+def test_cpu_recipe_asks_for_no_gpu():
     recipe, stages = _stages(REPO / "recipes" / "micro.yaml")
     res = {n: stage_resources(recipe, s) for n, s in stages.items()}
     assert {r.gpus_per_node for r in res.values()} == {0}
