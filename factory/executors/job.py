@@ -5,7 +5,7 @@ run, so the artifact is the same whichever engine ran it. It refuses to start wh
 is not complete: the engine's dependency (Slurm afterok, Ray object refs) should make that impossible,
 and the check turns a broken dependency into one clear failure instead of a stage reading half a
 folder. A requeued job whose stage already published returns at once; an interrupted one resumes from
-its `.partial` folder (shards, checkpoints).
+its `.partial` folder (shards, checkpoints). Off a terminal, progress comes as plain lines in the job's log.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ def run_job(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, comman
             *upstream_results) -> str:
     """Run stage `p` on this machine; 'done' or 'cached'. `upstream_results` only carry Ray's ordering."""
     os.chdir(cwd)  # relative paths in the recipe mean the same as where `factory run` was started
-    os.environ.setdefault("FACTORY_QUIET", "1")  # no progress bars in a job's log file
     name = p.stage.name
     missing = {up: problem for up, q in inputs.items()
                if (problem := check_artifact(q.dir, q.stage.hash, full=False)) is not None}
