@@ -92,7 +92,7 @@ def run(recipe: Path = RecipeArg,
                                                   "else a local Ray instance)")):
     """Run every stale stage; complete artifacts are reused, interrupted stages resume."""
     from factory import runner
-    from factory.executors import EXECUTORS
+    from factory.executors import EXECUTORS, ExecutorError
 
     r = _load(recipe)
     if jobs is not None and jobs < 1:
@@ -110,6 +110,8 @@ def run(recipe: Path = RecipeArg,
         _fail([f"{recipe}: {e.args[0]}"], 2)
     except runner.RunLocked as e:
         _fail([str(e)], 3)
+    except ExecutorError as e:
+        _fail([f"{recipe}: {e}"], 2)
     except runner.StageFailed as e:
         if getattr(e, "logs", None) is not None:  # a cluster job: its log's tail and path are in the message
             _fail([str(e), f"fix and re-run `factory run {recipe} --executor {executor}`: only incomplete "

@@ -5,8 +5,8 @@ Ctrl-C); slurm.py (submitit) and ray.py are the engines; resources.py says what 
 job.py is what every job runs (the local `run_stage`). `--executor local` is factory/runner.py itself.
 """
 
-from factory.executors.base import JOBS_FILE, read_jobs, run_on_engine
+from factory.executors.base import JOBS_FILE, ExecutorError, read_jobs, run_on_engine
 
 EXECUTORS = ("local", "slurm", "ray")
 
-__all__ = ["EXECUTORS", "JOBS_FILE", "read_jobs", "run_on_engine"]
+__all__ = ["EXECUTORS", "JOBS_FILE", "ExecutorError", "read_jobs", "run_on_engine"]

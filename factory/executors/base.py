@@ -34,6 +34,10 @@ LOG_TAIL = 15
 FINAL = ("completed", "failed", "cancelled")
 
 
+class ExecutorError(RuntimeError):
+    """The engine cannot run this recipe here (no sbatch on PATH, a stage Ray cannot place): one line."""
+
+
 class Engine(Protocol):
     name: str
 
@@ -55,7 +59,7 @@ def load_engine(name: str, recipe, options: dict) -> Engine:
         from factory.executors.ray import RayEngine
 
         return RayEngine(recipe, options)
-    raise KeyError(f"unknown executor '{name}' (known: local, slurm, ray)")
+    raise ExecutorError(f"unknown executor '{name}' (known: local, slurm, ray)")
 
 
 class JobBook:

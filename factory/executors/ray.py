@@ -21,6 +21,7 @@ from pathlib import Path
 
 import ray
 
+from factory.executors.base import ExecutorError
 from factory.executors.resources import Resources
 from factory.stage_run import PlannedStage
 
@@ -70,7 +71,7 @@ class RayEngine:
 
     def submit(self, p: PlannedStage, args: tuple, after: list, res: Resources) -> _Task:
         if res.nodes > 1:
-            raise ValueError(f"stage {p.stage.name} needs {res.nodes} nodes: multi-node training runs under "
+            raise ExecutorError(f"stage {p.stage.name} needs {res.nodes} nodes: multi-node training runs under "
                              "--executor slurm (a Ray task is one process on one node)")
         log = job_folder(p) / "task.log"
         task = self.remote.options(num_cpus=res.cpus, num_gpus=res.gpus_per_node, max_retries=MAX_RETRIES,

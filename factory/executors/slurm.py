@@ -32,6 +32,7 @@ from pathlib import Path
 
 import submitit
 
+from factory.executors.base import ExecutorError
 from factory.executors.resources import Resources
 from factory.stage_run import PlannedStage
 
@@ -60,7 +61,7 @@ class SlurmEngine:
 
     def __init__(self, recipe, options: dict):
         if shutil.which("sbatch") is None:
-            raise RuntimeError("--executor slurm: `sbatch` is not on PATH (run on a Slurm login node)")
+            raise ExecutorError("--executor slurm: `sbatch` is not on PATH (run on a Slurm login node)")
         self.recipe = recipe
         self.partition = options.get("partition")
         self.time_min = int(options.get("time_min") or DEFAULT_TIME_MIN)

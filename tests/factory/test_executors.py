@@ -78,6 +78,19 @@ def test_cli_rejects_unknown_executor_and_bad_slurm_option(write_recipe, tmp_pat
     assert not (tmp_path / "runs").exists()  # nothing submitted, nothing written
 
 
+def test_cli_slurm_without_sbatch_is_one_line(write_recipe, tmp_path, monkeypatch):
+    pytest.importorskip("submitit")
+    from factory.executors import slurm
+
+    monkeypatch.setattr(slurm.shutil, "which", lambda name: None)
+    path = write_recipe(minimal_recipe(run_dir=str(tmp_path / "runs")))
+    result = CliRunner().invoke(app, ["run", str(path), "--executor", "slurm"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].endswith(
+        "--executor slurm: `sbatch` is not on PATH (run on a Slurm login node)")
+    assert not list((tmp_path / "runs").rglob("jobs.json"))
+
+
 def test_status_shows_each_stages_job_and_state(write_recipe, tmp_path):
     path = write_recipe(minimal_recipe(run_dir=str(tmp_path / "runs")))
     recipe = load_recipe(path)
