@@ -2,7 +2,8 @@
 
     factory validate recipes/micro.yaml
     factory plan recipes/micro.yaml
-    factory run recipes/micro.yaml [--until STAGE] [--force STAGE] [--jobs N]
+    factory run recipes/micro.yaml [--until STAGE] [--force STAGE] [--jobs N] [--executor local|slurm|ray]
+    factory status recipes/micro.yaml
 """
 
 from __future__ import annotations
@@ -79,20 +80,42 @@ def run(recipe: Path = RecipeArg,
         until: Optional[str] = typer.Option(None, help="stop after this stage (runs only what it needs)"),
         force: list[str] = typer.Option([], help="re-run this stage even if cached (repeatable)"),
         jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="run up to N independent stages at once, "
-                                           "each in its own process (default: the recipe's stage_workers)")):
+                                           "each in its own process (default: the recipe's stage_workers)"),
+        executor: str = typer.Option("local", help="where stages run: local (this machine), slurm (one sbatch "
+                                     "job per stale stage, via submitit) or ray (one Ray task per stale stage)"),
+        partition: Optional[str] = typer.Option(None, help="slurm: the partition to submit to"),
+        time_min: Optional[int] = typer.Option(None, "--time-min", help="slurm: time limit per job in minutes "
+                                               "(default 1440); jobs get USR1 120 s before it and are requeued"),
+        slurm_option: list[str] = typer.Option([], "--slurm-option", help="slurm: any sbatch option as KEY=VALUE, "
+                                               "e.g. account=my-acct or qos=high (repeatable)"),
+        ray_address: Optional[str] = typer.Option(None, help="ray: the cluster to join (default: RAY_ADDRESS, "
+                                                  "else a local Ray instance)")):
     """Run every stale stage; complete artifacts are reused, interrupted stages resume."""
     from factory import runner
+    from factory.executors import EXECUTORS, ExecutorError
 
     r = _load(recipe)
     if jobs is not None and jobs < 1:
         _fail([f"{recipe}: --jobs (stage_workers): must be at least 1 (got {jobs})"], 2)
+    if executor not in EXECUTORS:
+        _fail([f"{recipe}: --executor: unknown executor '{executor}' (known: {', '.join(EXECUTORS)})"], 2)
+    bad = [o for o in slurm_option if "=" not in o]
+    if bad:
+        _fail([f"--slurm-option: expected KEY=VALUE (got '{bad[0]}')"], 2)
+    options = {"partition": partition, "time_min": time_min, "ray_address": ray_address,
+               "slurm_options": dict(o.split("=", 1) for o in slurm_option)}
     try:
-        runner.run(r, until=until, force=tuple(force), workers=jobs)
+        runner.run(r, until=until, force=tuple(force), workers=jobs, executor=executor, options=options)
     except KeyError as e:
         _fail([f"{recipe}: {e.args[0]}"], 2)
     except runner.RunLocked as e:
         _fail([str(e)], 3)
+    except ExecutorError as e:
+        _fail([f"{recipe}: {e}"], 2)
     except runner.StageFailed as e:
+        if getattr(e, "logs", None) is not None:  # a cluster job: its log's tail and path are in the message
+            _fail([str(e), f"fix and re-run `factory run {recipe} --executor {executor}`: only incomplete "
+                   "stages are resubmitted"], 1)
         _fail([str(e), f"details: {r.run_root}/<stage>.partial/stage.log; fix and re-run to resume"], 1)
     except OSError as e:  # disk full, permission denied, read-only file system: name the path
         _fail([_os_error_line(e)], 1)
@@ -105,19 +128,24 @@ def run(recipe: Path = RecipeArg,
 @app.command()
 def status(recipe: Path = RecipeArg,
            verify: bool = typer.Option(False, help="also check every file's sha256")):
-    """Show which stages are complete, partial, stale or corrupt, with their summaries."""
+    """Show which stages are complete, partial, stale or corrupt, with their summaries, and for a run
+    submitted with --executor slurm|ray each stage's job id and state on the cluster."""
     from factory import runner
+    from factory.executors.status import job_states
     from factory.manifest import read_manifest
 
     r = _load(recipe)
+    planned = runner.plan(r, full_check=verify)
+    jobs = job_states(planned, r.run_root)
     table = Table(title=f"status: {r.name}")
-    for col in ("stage", "status", "wall s", "summary"):
+    for col in ("stage", "status", *(("job", "job state") if jobs else ()), "wall s", "summary"):
         table.add_column(col)
-    for p in runner.plan(r, full_check=verify):
+    for p in planned:
         m = read_manifest(p.dir) if p.cached else None
         summary = ", ".join(f"{k}={v}" for k, v in list((m or {}).get("summary", {}).items())[:4]
                             if not isinstance(v, (dict, list)))
-        table.add_row(p.stage.name, p.status, f"{m['wall_s']:.1f}" if m else "", summary)
+        job = jobs.get(p.stage.name, ("", ""))
+        table.add_row(p.stage.name, p.status, *(job if jobs else ()), f"{m['wall_s']:.1f}" if m else "", summary)
     console.print(table)
 
 

@@ -1,7 +1,8 @@
 """Run independent stages at once, each in its own child process (`stage_workers` / `factory run --jobs N`).
 
-Kept apart from factory/runner.py, which owns what a stage run *is* (`_run_stage`: work folder ->
-manifest -> publish) and the sequential path; this module only decides *when* and *where* stages run.
+Kept apart from factory/stage_run.py, which owns what a stage run *is* (`run_stage`: work folder ->
+manifest -> publish); this module only decides *when* and *where* stages run. It imports no runner:
+factory/runner.py calls it and hands it the stage-function resolver (so a patched registry applies).
 A stage is ready once its upstream stages are complete; up to N ready stages run in graph order and
 the next one starts as soon as any finishes. Children come from a forkserver that imported the heavy
 libraries but never ran a torch op (forking a process that ran torch/OpenMP can hang). A child dies
@@ -22,15 +23,15 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from factory import runner
 from factory.lifetime import die_with_parent
 from factory.progress import console
-from factory.runner import PlannedStage, StageFailed
+from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv, run_stage
+from factory.stages import stage_function
 
 # Imported once by the forkserver so each child starts in milliseconds; missing ones are skipped.
 # lm-eval alone takes ~9 s to import on the 2-core box, i.e. ~10 % of a micro eval stage. None of these
 # starts a thread at import time (that would make forking unsafe).
-PRELOAD = ["factory.runner", "torch", "transformers", "transformers.models.qwen2.modeling_qwen2", "datasets",
+PRELOAD = ["factory.stage_run", "torch", "transformers", "transformers.models.qwen2.modeling_qwen2", "datasets",
            "trl", "lm_eval", "lm_eval.evaluator", "lm_eval.models.huggingface"]
 TERM_GRACE_S = 5.0
 
@@ -56,9 +57,10 @@ class _Child:
 
 
 def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedStage],
-                 force: tuple[str, ...], workers: int) -> None:
-    """Run the stale stages of `wanted` (in graph order), up to `workers` at once."""
-    pending = [p for p in wanted if runner.needs_run(p, force)]
+                 force: tuple[str, ...], workers: int, resolve=stage_function) -> None:
+    """Run the stale stages of `wanted` (in graph order), up to `workers` at once; `resolve(kind)` gives
+    each stage's function."""
+    pending = [p for p in wanted if needs_run(p, force)]
     if not pending:
         return
     names = {p.stage.name for p in wanted}
@@ -78,7 +80,7 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
                     break
                 pending.remove(ready)
                 try:
-                    child = _launch(ctx, recipe, ready, by_name)
+                    child = _launch(ctx, recipe, ready, by_name, resolve)
                 except Exception as e:  # e.g. a stage function that cannot be pickled
                     errors.append(StageFailed(f"stage {ready.stage.name} failed: {type(e).__name__}: {e}"))
                     break
@@ -107,13 +109,13 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
         raise errors[0]
 
 
-def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage]) -> _Child:
-    fn = runner.stage_function(p.stage.kind)  # resolved here, so a patched registry reaches the child
+def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage], resolve) -> _Child:
+    fn = resolve(p.stage.kind)  # resolved here, so a patched registry reaches the child
     inputs = {up: by_name[up] for up in p.stage.inputs.values()}
     env = dict(os.environ, FACTORY_QUIET="1")  # the forkserver's environment may be older than ours
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, name=f"stage {p.stage.name}",
-                       args=(recipe, p, inputs, fn, runner._redacted_argv(), env, send))
+                       args=(recipe, p, inputs, fn, redacted_argv(), env, send))
     try:
         proc.start()
     except BaseException:
@@ -184,7 +186,7 @@ def _child_main(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, co
     os.environ.update(env)
     name = p.stage.name
     try:
-        runner._run_stage(recipe, p, inputs, fn=fn, command=command)
+        run_stage(recipe, p, inputs, fn=fn, command=command)
         result: tuple = ("ok",)
     except KeyboardInterrupt:
         result = ("interrupted",)
