@@ -103,7 +103,7 @@ def run(ctx: StageContext) -> dict:
     model_path = model_source(ctx)
     tok = _tokenizer(model_path)
     eval_sets = ctx.input("prompts") / "eval" if "prompts" in ctx.inputs else None
-    include = runner.materialize_tasks(cfg["tasks"], cfg, ctx.out / "tasks", tok.eos_token or "", eval_sets)
+    include = runner.materialize_tasks(cfg["tasks"], cfg, ctx.out / "tasks", runner.stop_strings(tok), eval_sets)
     ctx.log(f"evaluating {label} ({model_path}) on {', '.join(cfg['tasks'])} with k={cfg['k']}, "
             f"T={cfg['temperature']}, max_gen_toks={cfg['max_gen_toks']}, backend {cfg['backend']}")
     started = time.time()

@@ -181,10 +181,12 @@ def needs_new_pad(tokenizer) -> bool:
 
 
 def stop_token_ids(tokenizer, conv: Convention | None = None) -> list[int]:
-    """[turn end (= eos_token), the family's other stop tokens present in the vocab], without repeats."""
+    """[turn end, eos, the family's other stop tokens in the vocab], without repeats. For a prepared
+    tokenizer eos is the turn end; a raw base (Qwen2.5 base: eos <|endoftext|>) still stops on its turn end."""
     conv = conv or detect_family(tokenizer)
     vocab = tokenizer.get_vocab()
-    ids = [tokenizer.eos_token_id] + [vocab[t] for t in conv.stop_tokens if t in vocab]
+    turn_end = vocab.get(conv.turn_end) if conv.turn_end else None
+    ids = [turn_end, tokenizer.eos_token_id] + [vocab[t] for t in conv.stop_tokens if t in vocab]
     return list(dict.fromkeys(i for i in ids if i is not None))
 
 

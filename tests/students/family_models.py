@@ -90,9 +90,10 @@ def completion(a: int, b: int) -> str:
 
 
 def sft_rows(n: int = 24, offset: int = 0) -> list[dict]:
+    """Sums below 10: one answer digit, then the turn end -- a stopping habit a tiny model learns in seconds."""
     rows = []
     for i in range(n):
-        a, b = (i + offset) % 9 + 1, (i * 3 + offset) % 7 + 1
+        a, b = (i + offset) % 5 + 1, (i * 3 + offset) % 4 + 1
         rows.append({"messages": [{"role": "user", "content": f"What is {a} + {b}?"},
                                   {"role": "assistant", "content": completion(a, b)}]})
     return rows
