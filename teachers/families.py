@@ -161,12 +161,9 @@ def prepare_tokenizer(tokenizer, source: str = "model"):
     `needs_new_pad(tokenizer)` says so."""
     conv = detect_family(tokenizer, source)
     template = family_template(tokenizer, conv, source)
-    if has_generation_markers(template):  # already a training template (a saved student, the micro tokenizer)
-        facts = turn_facts(tokenizer, template, conv)
-        tokenizer.chat_template = template
-    else:
-        facts = turn_facts(tokenizer, template, conv)
-        tokenizer.chat_template = training_template(template, facts)
+    facts = turn_facts(tokenizer, template, conv)
+    # a template with markers is already a training template (a saved student, the micro tokenizer)
+    tokenizer.chat_template = template if has_generation_markers(template) else training_template(template, facts)
     tokenizer.eos_token = facts.turn_end
     pad = pick_pad(tokenizer, conv, facts.turn_end)
     if pad is not None:
