@@ -22,7 +22,10 @@ BOOTSTRAP_ITERS = 2000
 
 
 def model_source(ctx: StageContext) -> str:
-    """Folder of the model to evaluate (upstream artifact) or the recipe's teacher id/path."""
+    """Folder of the model to evaluate (upstream artifact) or the recipe's teacher id/path (a .gguf teacher:
+    its converted folder, students.gguf)."""
+    from students.gguf import resolve as resolve_gguf
+
     if "model" in ctx.inputs:
         path = ctx.input("model") / "model"
         if not (path / "config.json").exists():
@@ -32,8 +35,8 @@ def model_source(ctx: StageContext) -> str:
     if not teacher:
         raise ValueError(f"stage {ctx.name}: no model input and no teacher_model in the config")
     if ctx.recipe is not None and Path(ctx.recipe.resolve_path(teacher)).exists():
-        return str(ctx.recipe.resolve_path(teacher))
-    return teacher
+        teacher = str(ctx.recipe.resolve_path(teacher))
+    return resolve_gguf(teacher)
 
 
 def bootstrap_ci(per_prompt: list[float], seed: int = 0, iters: int = BOOTSTRAP_ITERS) -> list[float]:
@@ -103,7 +106,7 @@ def run(ctx: StageContext) -> dict:
     model_path = model_source(ctx)
     tok = _tokenizer(model_path)
     eval_sets = ctx.input("prompts") / "eval" if "prompts" in ctx.inputs else None
-    include = runner.materialize_tasks(cfg["tasks"], cfg, ctx.out / "tasks", tok.eos_token or "", eval_sets)
+    include = runner.materialize_tasks(cfg["tasks"], cfg, ctx.out / "tasks", runner.stop_strings(tok), eval_sets)
     ctx.log(f"evaluating {label} ({model_path}) on {', '.join(cfg['tasks'])} with k={cfg['k']}, "
             f"T={cfg['temperature']}, max_gen_toks={cfg['max_gen_toks']}, backend {cfg['backend']}")
     started = time.time()

@@ -6,7 +6,8 @@ Task YAMLs come from two places, both written into one folder passed to lm-eval 
 - the shipped R1 suite (`eval/tasks/r1/*.yaml`, standalone lm-eval tasks built on lm-eval's own) with its
   r1_utils.py; an `include: lm_eval:<path>` would be resolved here to the installed lm_eval/tasks folder.
 Both get the recipe's sampling (`repeats: k`, T, top-p, `max_gen_toks`; lm-eval's default 256 is far too small)
-and stop at the model's EOS. `simple_evaluate` runs in process (no ~12 s start-up per call).
+and stop at the model family's stop tokens (turn end first; teachers.families.stop_strings). The prompt is the
+tokenizer's own chat template, i.e. the teacher's rendering, `<think>` prefill included. `simple_evaluate` runs in process (no ~12 s start-up per call).
 """
 
 from __future__ import annotations
@@ -110,9 +111,23 @@ def shipped_task(name: str, data_files: dict | None = None) -> dict:
     return cfg
 
 
-def materialize_tasks(tasks: list[str], eval_cfg: dict, out_dir: Path, eos: str,
+def stop_strings(tokenizer) -> list[str]:
+    """What generation stops on: the model family's stop tokens (turn end first), else the tokenizer's eos."""
+    from teachers.families import stop_strings as family_stops
+
+    try:
+        return family_stops(tokenizer)
+    except ValueError:  # no chat template and no known family: lm-eval cannot chat with it anyway
+        return [tokenizer.eos_token] if tokenizer.eos_token else []
+
+
+def materialize_tasks(tasks: list[str], eval_cfg: dict, out_dir: Path, eos: str | list[str],
                       eval_sets_dir: Path | None = None, data_files: dict[str, dict] | None = None) -> Path:
-    """Write one YAML per task (plus r1_utils.py) into out_dir; return out_dir for TaskManager(include_path=)."""
+    """Write one YAML per task (plus r1_utils.py) into out_dir; return out_dir for TaskManager(include_path=).
+
+    `eos`: the stop string(s); pass `teachers.families.stop_strings(tokenizer)` so the eval stops on the
+    same tokens as the saved generation_config (turn end first)."""
+    stops = [eos] if isinstance(eos, str) else list(eos)
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(TASKS_DIR / "r1" / "r1_utils.py", out_dir / "r1_utils.py")
     shipped = shipped_task_files()
@@ -124,7 +139,7 @@ def materialize_tasks(tasks: list[str], eval_cfg: dict, out_dir: Path, eos: str,
             cfg = shipped_task(name, (data_files or {}).get(name))
         else:
             raise ValueError(f"eval.tasks: '{name}' is neither a held-out set in {eval_sets_dir} nor a task in {TASKS_DIR}")
-        until = sorted({eos, *cfg.get("generation_kwargs", {}).get("until", [])} - {None, ""})
+        until = sorted({*stops, *cfg.get("generation_kwargs", {}).get("until", [])} - {None, ""})
         cfg["generation_kwargs"] = {**cfg.get("generation_kwargs", {}), **generation_overrides(eval_cfg, until)}
         cfg["repeats"] = eval_cfg["k"]
         (out_dir / f"{name}.yaml").write_text(dump_task_yaml(cfg), encoding="utf-8")

