@@ -20,7 +20,7 @@ Losses:
 
 from __future__ import annotations
 
-from students import common, launch
+from students import common, launch, loading
 from students.config import DPOJob
 
 PAIR_COLUMNS = ["prompt", "chosen", "rejected"]
@@ -41,19 +41,19 @@ def select_pairs(dataset, job: DPOJob):
 
 def build_trainer(job: DPOJob, model_path: str, dataset, out):
     """DPOTrainer (sigmoid) or CPOTrainer (SimPO) with the shared trainer arguments."""
-    tokenizer = common.load_tokenizer(model_path)
-    model = common.load_model(model_path, job, tokenizer)
     args = common.common_args(job, out) | dict(max_length=job.max_length, beta=job.beta)
     if job.loss == "simpo":
         from trl.experimental.cpo import CPOConfig, CPOTrainer
 
         config = CPOConfig(**args, loss_type="simpo", cpo_alpha=job.sft_weight, simpo_gamma=job.simpo_gamma)
+        tokenizer, model = loading.load_for_training(model_path, job, config)  # config first: ZeRO-3 partitions
         return CPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer), tokenizer
     from trl import DPOConfig, DPOTrainer
 
     losses = dict(loss_type=["sigmoid", "sft"], loss_weights=[1.0, job.sft_weight]) if job.sft_weight else \
         dict(loss_type=["sigmoid"])
     config = DPOConfig(**args, **losses)
+    tokenizer, model = loading.load_for_training(model_path, job, config)  # config first: ZeRO-3 partitions
     return DPOTrainer(model=model, ref_model=None, args=config, train_dataset=dataset,
                       processing_class=tokenizer), tokenizer
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from students import common, launch, rewards
+from students import common, launch, loading, rewards
 from students.config import GRPOJob
 
 R1_ZERO_TEMPLATE = Path(__file__).resolve().parent / "templates" / "r1_zero.txt"
@@ -84,10 +84,9 @@ def build_trainer(job: GRPOJob, model_path: str, dataset, out):
     from trl import GRPOTrainer
 
     check_group_size(job)
-    tokenizer = common.load_tokenizer(model_path)
-    model = common.load_model(model_path, job, tokenizer)
+    config = grpo_config(job, out)  # before the weights: ZeRO-3 / FSDP load partitioned
+    tokenizer, model = loading.load_for_training(model_path, job, config)
     funcs, weights = rewards.get_reward_funcs(job, tokenizer)
-    config = grpo_config(job, out)
     config.reward_weights = weights
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer)

@@ -17,7 +17,7 @@ Run alone: `python -m students.job_main <context.json>` (see students/launch.py)
 
 from __future__ import annotations
 
-from students import common, launch
+from students import common, launch, loading
 from students.config import SFTJob
 
 
@@ -43,10 +43,9 @@ def build_trainer(job: SFTJob, model_path: str, dataset, out, **overrides):
     """Model + tokenizer + SFTTrainer, ready to train (also used by the packing benchmark)."""
     from trl import SFTTrainer
 
-    tokenizer = common.load_tokenizer(model_path)
-    model = common.load_model(model_path, job, tokenizer)
-    trainer = SFTTrainer(model=model, args=sft_config(job, out, **overrides), train_dataset=dataset,
-                         processing_class=tokenizer)
+    config = sft_config(job, out, **overrides)  # before the weights: ZeRO-3 / FSDP load partitioned
+    tokenizer, model = loading.load_for_training(model_path, job, config)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     return trainer, tokenizer
 
 
