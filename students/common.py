@@ -142,8 +142,10 @@ def load_split(ctx, name: str):
 # ---------------------------------------------------------------- trainer arguments
 def common_args(job, out: Path, save_steps: int | None = None) -> dict[str, Any]:
     """Keyword arguments shared by SFTConfig / DPOConfig / CPOConfig / GRPOConfig."""
+    from students import loading, scale  # at size: sequence parallelism (students/scale.py)
+
     cuda = has_cuda()
-    return dict(
+    return scale.trainer_kwargs(job, loading.attn_implementation(job)) | dict(
         output_dir=str(Path(out) / CHECKPOINTS),
         learning_rate=job.learning_rate,
         per_device_train_batch_size=job.batch_size,

