@@ -62,8 +62,10 @@ def command(job, context_path: Path, summary_path: Path) -> list[str]:
     # (--num_machines, --main_process_ip, --rdzv_backend c10d, ...; argparse keeps the last value).
     prefix = shlex.split(os.environ.get("FACTORY_LAUNCH_PREFIX", ""))
     extra = shlex.split(os.environ.get("FACTORY_ACCELERATE_ARGS", ""))
+    # the port block factory/gpus.py leased to this stage, so concurrent GPU stages do not collide on 29500
+    port = ["--main_process_port", os.environ["MASTER_PORT"]] if os.environ.get("MASTER_PORT") else []
     return [*prefix, sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(cfg),
-            "--num_processes", str(job.num_processes), *extra,
+            "--num_processes", str(job.num_processes), *port, *extra,
             "-m", "students.job_main", str(context_path), "--summary", str(summary_path)]
 
 
