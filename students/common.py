@@ -202,8 +202,11 @@ def train(trainer, out: Path, ctx=None, token_budget: int | None = None) -> tupl
     """Run `trainer.train`, resuming from the latest checkpoint in `out` if a previous run was killed.
 
     The per-step log dicts go to `trainer.state.log_history` (saved as train_log.json), not stdout.
-    With `token_budget`, training stops after the step that reaches that many trained tokens."""
+    With `token_budget`, training stops after the step that reaches that many trained tokens.
+    SIGTERM / SIGUSR1 save a checkpoint and raise students.preemption.Preempted (resume on the next run)."""
     from transformers.trainer_callback import PrinterCallback
+
+    from students import preemption
 
     trainer.remove_callback(PrinterCallback)
     if token_budget:
@@ -212,7 +215,8 @@ def train(trainer, out: Path, ctx=None, token_budget: int | None = None) -> tupl
     if resume and ctx is not None:
         ctx.log(f"resuming from {resume}")
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
+    with preemption.guard(trainer, out):
+        result = trainer.train(resume_from_checkpoint=resume)
     return result, time.perf_counter() - t0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from factory.atomic import dumps, write_text
 from factory.lifetime import die_with_parent
+from students import preemption
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 REPO = Path(__file__).resolve().parent.parent
@@ -82,9 +83,12 @@ def launch(ctx, job) -> dict:
     cmd = command(job, context_path, summary_path)
     ctx.log("launch: " + " ".join(cmd))
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "w", encoding="utf-8") as log, preemption.on_signal(ctx.out):  # ranks see the stop file
         proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                               preexec_fn=die_with_parent)  # `accelerate launch` dies with the stage
+    if preemption.stop_file(ctx.out).exists():
+        raise preemption.Preempted(f"student '{job.name}' preempted: the ranks saved a checkpoint in "
+                                   f"{ctx.out / 'checkpoints'}; run the stage again to resume (see {log_path})")
     if proc.returncode != 0 or not summary_path.exists():
         raise RuntimeError(f"student '{job.name}' failed under accelerate (exit {proc.returncode}); see {log_path}")
     summary = json.loads(summary_path.read_text())
