@@ -41,13 +41,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from factory.model_size import ModelShape
-
 GIB = 2**30
 OVERHEAD_GIB = 4.0  # CUDA context (~0.5), NCCL buffers, allocator fragmentation: assumed
 LOGITS_BYTES = 10  # per token per vocab entry when the trainer materializes the logits (SimPO via CPOTrainer)
 ADAM_STATE_BYTES = 12  # fp32 master weights + momentum + variance (ZeRO paper's K)
 USABLE = 0.97  # share of HBM the driver and ECC leave to torch (H100 80 GiB -> ~79 GiB free at start)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What the memory model needs beyond the parameter count (a model's config.json). Defined here, with no
+    import of the recipe schema, so bench/gpu_check.py can use this module on a GPU node without pydantic."""
+
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    intermediate: int
+    vocab: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
 
 
 @dataclass

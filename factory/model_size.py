@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from factory.hardware import HardwareConfig
+from factory.memory import ModelShape
 from factory.recipe import Recipe
 from teachers.config import TinyModel
 
@@ -31,22 +31,6 @@ KNOWN_PARAMS = {
     "meta-llama/llama-3.3-70b-instruct": 70.6,
     "huggingfacetb/smollm2-135m-instruct": 0.135,
 }
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """What the memory model needs beyond the parameter count (factory/memory.py)."""
-
-    hidden: int
-    layers: int
-    heads: int
-    kv_heads: int
-    intermediate: int
-    vocab: int
-
-    @property
-    def head_dim(self) -> int:
-        return self.hidden // self.heads
 
 
 # The config.json of each model (hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads,
