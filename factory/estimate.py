@@ -378,6 +378,11 @@ def print_estimate(recipe: Recipe) -> None:
     for r in rows:
         if r.warning:
             console.print(f"[yellow]warning:[/yellow] {r.warning}")
+    if hw.gpu != "cpu":  # said at plan time, not found at a GPU stage's start (students/scale.py stops it there)
+        from students.scale import INSTALL, missing_gpu_packages
+
+        for problem in (p for job in recipe.students if job.kind != "merge" for p in missing_gpu_packages(job)):
+            console.print(f"[yellow]not installed here:[/yellow] {problem} ({INSTALL} on the GPU nodes)")
     mfu = hw.mfu or (1.0 if hw.gpu == "cpu" else DEFAULT_MFU)
     console.print(f"assumptions: MFU {mfu}, mean completion {_fraction(hw):g} × max tokens, pass rate "
                   f"{hw.pass_rate or DEFAULT_PASS_RATE}; constants and their sources in factory/estimate.py; "
