@@ -70,12 +70,11 @@ def load_tokenizer(path: str):
 
 
 def load_model(path: str, job, tokenizer):
-    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != eos enforced."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != eos enforced.
+    Outside a trainer only: jobs load through students.loading.load_for_training, after their config."""
+    from students import loading
 
-    dtype = torch.bfloat16 if use_bf16(job) else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, config=stretched_config(path, job))
+    model = loading.from_pretrained(path, job)
     ensure_distinct_pad(tokenizer, model)
     return model
 

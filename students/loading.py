@@ -47,16 +47,22 @@ def _prepare_distributed(args) -> None:
     _ = args.distributed_state  # initialises torch.distributed under accelerate launch (FSDP meta loading)
 
 
-def load_for_training(path: str, job, args):
-    """(tokenizer, model) for a job whose trainer config `args` is already built; pad != eos enforced."""
+def from_pretrained(path: str, job):
+    """The one `from_pretrained` of a student: fp32 (bf16 when the job asks and CUDA exists), the job's
+    stretched context, the attention kernel."""
     import torch
     from transformers import AutoModelForCausalLM
 
+    dtype = torch.bfloat16 if common.use_bf16(job) else torch.float32
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, config=common.stretched_config(path, job),
+                                                attn_implementation=attn_implementation(job))
+
+
+def load_for_training(path: str, job, args):
+    """(tokenizer, model) for a job whose trainer config `args` is already built; pad != eos enforced."""
     scale.check_gpu_stack(job)
     _prepare_distributed(args)
     tokenizer = common.load_tokenizer(path)
-    dtype = torch.bfloat16 if common.use_bf16(job) else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, config=common.stretched_config(path, job),
-                                                 attn_implementation=attn_implementation(job))
+    model = from_pretrained(path, job)
     common.ensure_distinct_pad(tokenizer, model)
     return tokenizer, model
