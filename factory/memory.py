@@ -18,12 +18,15 @@ Training, per GPU = model states + ZeRO-3 working set + activations + logits + o
   Without checkpointing every layer holds all of that. Sequence parallelism (DeepSpeed Ulysses) shards the
   sequence, so a GPU holds tokens / sp of it.
 - **Logits:** TRL 1.16's SFT, DPO and GRPO trainers patch a fused LM head (`trl.trainer.utils.add_fused_lm_head`)
-  that computes log-probs in tiles, so the (tokens × vocab) logits never exist: not counted. SimPO runs on
-  `trl.experimental.cpo.CPOTrainer`, which has no fused head and takes the logits from the model's forward:
-  tokens × vocab × 10 bytes (bf16 logits, their fp32 up-cast, the fp32 gradient).
+  that computes log-probs in tiles, so the (tokens × vocab) logits never exist: not counted; the
+  DistillationTrainer projects student and teacher hidden states to logits a chunk at a time (chunked JSD):
+  not counted either. SimPO (`trl.experimental.cpo.CPOTrainer`) and ORPO (`trl.experimental.orpo`) have no
+  fused head and take the logits from the model's forward: tokens × vocab × 10 bytes (bf16 logits, their fp32
+  up-cast, the fp32 gradient).
 - **Overhead:** CUDA context, NCCL buffers, allocator fragmentation: OVERHEAD_GIB (assumed).
-DPO and SimPO run chosen and rejected in one forward (2 sequences per pair); sigmoid DPO also holds the
-frozen reference model's bf16 weights (partitioned like the policy under ZeRO-3). GRPO trains on prompt +
+DPO, SimPO and ORPO run chosen and rejected in one forward (2 sequences per pair); DPO also holds the
+frozen reference model's bf16 weights (partitioned like the policy under ZeRO-3), on-policy distillation the
+teacher's, GRPO the reference only when `trl.beta` > 0 (GRPOConfig's default is 0). GRPO trains on prompt +
 completion sequences and, with vLLM colocated, lends vLLM `vllm_gpu_memory_utilization` of each GPU; with
 sleep mode vLLM gives that back while the trainer steps, so the peak is the larger of the two, else the sum.
 
