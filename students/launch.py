@@ -18,6 +18,7 @@ from pathlib import Path
 
 from factory.atomic import dumps, write_text
 from factory.lifetime import die_with_parent
+from students import preemption
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 REPO = Path(__file__).resolve().parent.parent
@@ -62,8 +63,10 @@ def command(job, context_path: Path, summary_path: Path) -> list[str]:
     # (--num_machines, --main_process_ip, --rdzv_backend c10d, ...; argparse keeps the last value).
     prefix = shlex.split(os.environ.get("FACTORY_LAUNCH_PREFIX", ""))
     extra = shlex.split(os.environ.get("FACTORY_ACCELERATE_ARGS", ""))
+    # the port block factory/gpus.py leased to this stage, so concurrent GPU stages do not collide on 29500
+    port = ["--main_process_port", os.environ["MASTER_PORT"]] if os.environ.get("MASTER_PORT") else []
     return [*prefix, sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(cfg),
-            "--num_processes", str(job.num_processes), *extra,
+            "--num_processes", str(job.num_processes), *port, *extra,
             "-m", "students.job_main", str(context_path), "--summary", str(summary_path)]
 
 
@@ -80,9 +83,12 @@ def launch(ctx, job) -> dict:
     cmd = command(job, context_path, summary_path)
     ctx.log("launch: " + " ".join(cmd))
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "w", encoding="utf-8") as log, preemption.on_signal(ctx.out):  # ranks see the stop file
         proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                               preexec_fn=die_with_parent)  # `accelerate launch` dies with the stage
+    if preemption.stop_file(ctx.out).exists():
+        raise preemption.Preempted(f"student '{job.name}' preempted: the ranks saved a checkpoint in "
+                                   f"{ctx.out / 'checkpoints'}; run the stage again to resume (see {log_path})")
     if proc.returncode != 0 or not summary_path.exists():
         raise RuntimeError(f"student '{job.name}' failed under accelerate (exit {proc.returncode}); see {log_path}")
     summary = json.loads(summary_path.read_text())

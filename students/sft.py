@@ -8,8 +8,8 @@ What this wrapper guarantees (and tests check):
 - the ChatML template keeps `<think>…</think>` verbatim and wraps the assistant turn in
   `{% generation %}`, so `assistant_only_loss=True` puts loss on the assistant tokens only, the final
   `<|im_end|>` (EOS) included — pad differs from EOS (open-r1 #492);
-- packing with TRL's best-fit-decreasing strategy when `job.packing`;
-- checkpoints under `ctx.out/checkpoints/` every `job.save_steps`; a killed run resumes from the
+- packing with TRL's best-fit-decreasing strategy when `trl: {packing: true}`;
+- checkpoints under `ctx.out/checkpoints/` every `trl.save_steps` (100); a killed run resumes from the
   latest; they are deleted once `ctx.out/model/` is saved.
 
 Fields: `packing`, the scheduler, warm-up, weight decay, ... are SFTConfig's, set in the job's `trl:` block
@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from students import common, job_base, launch
+from students import common, job_base, launch, loading
 
 # The factory's SFTConfig defaults (a job's `trl:` overrides them): loss on the assistant turn only (EOS
 # included), best-fit-decreasing packing when `packing: true`, cosine with 3 % warm-up (open-r1 distill;
@@ -66,10 +66,9 @@ def build_trainer(job: SFTJob, model_path: str, dataset, out, tracking: dict | N
     """Model + tokenizer + SFTTrainer, ready to train (also used by the packing benchmark)."""
     from trl import SFTTrainer
 
-    tokenizer = common.load_tokenizer(model_path)
-    model = common.load_model(model_path, job, tokenizer)
-    trainer = SFTTrainer(model=model, args=sft_config(job, out, tracking, **overrides), train_dataset=dataset,
-                         processing_class=tokenizer)
+    config = sft_config(job, out, tracking, **overrides)  # before the weights: ZeRO-3 / FSDP load partitioned
+    tokenizer, model = loading.load_for_training(model_path, job, config)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     return trainer, tokenizer
 
 
