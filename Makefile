@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: setup demo test bench clean browser sandbox micro-teacher
+.PHONY: setup demo test bench clean browser sandbox slurm micro-teacher
 
 setup: $(STAMP)
 
@@ -42,7 +42,7 @@ setup-gpu:
 demo: setup
 	$(BIN)/factory run recipes/micro.yaml
 
-test: setup browser sandbox
+test: setup browser sandbox slurm
 	$(BIN)/python -m pytest -q
 
 # Debian's headless chromium for the leaderboard browser test (tests/eval/test_browser.py); installed once.
@@ -56,6 +56,10 @@ sandbox:
 	@command -v bwrap >/dev/null || { command -v apt-get >/dev/null && \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
 	  echo "bubblewrap not installed (needs apt-get as root); the sandbox's file-system tests will be skipped"; }
+
+# Debian's Slurm + munge for the executor tests (tests/factory/test_executor_*.py start a one-node cluster).
+slurm:
+	@.ci/slurm-setup
 
 # Refresh the shipped micro teacher (teachers/assets/micro-teacher) from the micro recipe's bootstrap stage.
 # The test suite's end-to-end slice samples it, so the suite needs no 8-minute teacher training.
