@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from factory.schema_base import Strict
 
@@ -40,4 +40,15 @@ class EvalConfig(Strict):
     include_teacher: bool = True
     base_url: str | None = None
     seed: int = 0
+    budgets: list[int] | None = Field(
+        None, description="max_gen_toks budgets for the report's accuracy-by-budget table, read from the saved "
+                          "samples (no new generation); null = 1/4, 1/2, 3/4 and all of max_gen_toks")
     gates: list[Gate] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _budgets_within_cap(self):
+        for b in self.budgets or []:
+            if not 0 < b <= self.max_gen_toks:
+                raise ValueError(f"budgets: {b} must be in 1..max_gen_toks ({self.max_gen_toks}); the saved "
+                                 "samples stop at max_gen_toks")
+        return self
