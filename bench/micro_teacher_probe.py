@@ -80,6 +80,21 @@ def train_teacher(cfg, excluded: set[str], out: Path, init: str | None = None):
         "loss_curve": curve[:: max(1, len(curve) // 10)], "mean_trace_chars": sum(len(t.completion) for t in traces) // len(traces)}
 
 
+def detour_stats(samples: list[list[tuple[str, int]]], graded: list[list[tuple[bool, int]]]) -> dict:
+    """Lengths and accuracy by number of re-verification detours ("Wait, ..." / "Hmm, ..." passes) in a sample."""
+    by = {}
+    for outs, marks in zip(samples, graded):
+        for (text, n), (ok, _) in zip(outs, marks):
+            k = text.count("Wait, ") + text.count("Hmm, ")
+            by.setdefault(k, []).append((ok, n))
+    mean = sum(n for v in by.values() for _, n in v) / max(sum(len(v) for v in by.values()), 1)
+    zero = [n for _, n in by.get(0, [])]
+    return {"no_detour_mean_tokens": round(sum(zero) / len(zero), 1) if zero else None,
+            "no_detour_share_of_mean": round(sum(zero) / len(zero) / mean, 3) if zero else None,
+            "by_detours": {k: {"samples": len(v), "accuracy": round(sum(o for o, _ in v) / len(v), 3)}
+                           for k, v in sorted(by.items())}}
+
+
 def main() -> None:
     import yaml
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -114,7 +129,8 @@ def main() -> None:
     for temp in args.temps:
         start = time.perf_counter()
         samples = B.sample(model, tok, [r["prompt"] for r in rows[:args.prompts]], args.n, temp, max_new, seed=0)
-        stats = B.spread_stats(B.grade(rows[:args.prompts], samples))
+        graded = B.grade(rows[:args.prompts], samples)
+        stats = B.spread_stats(graded) | detour_stats(samples, graded)
         truncated = sum(1 for s in samples for text, _ in s if "</think>" not in text)
         result = {"set": args.set, "temperature": temp, **stats, "no_answer": truncated,
                   "sample_seconds": round(time.perf_counter() - start, 1), **info}

@@ -56,7 +56,7 @@ def excluded_prompts(prompts_dir: Path, exclude_train: bool) -> set[str]:
 # ---------------------------------------------------------------- the training data
 def trace_style(cfg: BootstrapConfig) -> TraceStyle:
     return TraceStyle(min_checks=cfg.min_checks, max_checks=cfg.max_checks, error_rate=cfg.error_rate,
-                      caught_slip_rate=cfg.caught_slip_rate)
+                      caught_slip_rate=cfg.caught_slip_rate, design=cfg.trace_style)
 
 
 def training_traces(cfg: BootstrapConfig, excluded: set[str]) -> list:
