@@ -5,7 +5,8 @@ per held-out prompt at one or more temperatures, print accuracy and length sprea
         --set steps=400 learning_rate=3e-3 --temps 0.7 1.0 --n 8 --prompts 64 --out /tmp/probe1
 
 `--set` overrides fields of the recipe's teacher.bootstrap (JSON values; `model.hidden_size=192` for nested);
-`--load DIR` skips training and samples a model saved by an earlier probe; `--init DIR` continues training it. Held-out prompts come from the
+`--traces-only` trains nothing: it prints the statistics of the traces themselves (what a perfect imitation would
+sample: n traces per held-out prompt, lengths in teacher tokens); `--load DIR` skips training and samples a model saved by an earlier probe; `--init DIR` continues training it. Held-out prompts come from the
 recipe's first eval set (same task config and seed as the real run), so numbers match the demo's held-out split.
 One JSON line per temperature is appended to `<out>/results.jsonl`.
 """
@@ -111,6 +112,7 @@ def main() -> None:
     ap.add_argument("--max-new", type=int, default=None)
     ap.add_argument("--load", default=None, help="sample this saved model, no training")
     ap.add_argument("--init", default=None, help="continue training this saved model")
+    ap.add_argument("--traces-only", action="store_true", help="statistics of the generator's traces, no training")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -120,6 +122,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = heldout_rows(recipe, max(args.prompts, 200))
     excluded = {r["prompt"] for r in rows} | {r["prompt"] for r in train_rows(recipe)}
+    if args.traces_only:
+        stats = B.trace_stats(B.trace_style(cfg), [r["prompt"] for r in rows[:args.prompts]], args.n)
+        print(json.dumps({"set": args.set, "traces_only": True, **stats}), flush=True)
+        return
     if args.load:
         model, tok, info = AutoModelForCausalLM.from_pretrained(args.load), AutoTokenizer.from_pretrained(args.load), {}
     else:

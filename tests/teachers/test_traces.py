@@ -8,8 +8,6 @@ import random
 
 import pytest
 
-import statistics
-
 from teachers.traces import DETOUR_KINDS, TraceStyle, overthink_lines, parse_addition, trace_for_item, write_trace
 
 # recipes/micro.yaml's teacher with the new design (max_checks 4, error_rate 0.1)
@@ -85,32 +83,15 @@ def test_unsupported_question_says_what_to_configure():
         parse_addition("Calculate -( 32 + -75 ).")
 
 
-def trace_stats(dataset, style: TraceStyle, prompts: int = 120, n: int = 8) -> dict:
-    """What sampling a perfect imitation of the traces would give: n traces per prompt, lengths in teacher tokens."""
-    from students.tiny import build_tokenizer
-
-    items = list(dataset)[:prompts]
-    tok = build_tokenizer([x["question"] for x in items] + [trace_for_item(x, i, style).completion
-                                                           for i, x in enumerate(items)], vocab_size=512)
-    ratios, lengths, plain = [], [], []
-    for x in items:
-        traces = [trace_for_item(x, f"sample{s}", style) for s in range(n)]
-        lens = [len(tok(t.completion, add_special_tokens=False)["input_ids"]) for t in traces]
-        lengths += lens
-        plain += [length for t, length in zip(traces, lens) if t.checks == 0 and not t.wrong and "mistake" not in t.reasoning]
-        right = [length for t, length in zip(traces, lens) if not t.wrong]
-        if len(right) >= 2:
-            ratios.append(max(right) / min(right))
-    return {"median_ratio": statistics.median(ratios), "no_detour_share": statistics.mean(plain) / statistics.mean(lengths),
-            "max_tokens": max(lengths)}
-
-
 def test_overthink_traces_meet_the_length_bars_the_checked_ones_miss(dataset):
-    new, old = trace_stats(dataset, OVERTHINK), trace_stats(dataset, CHECKED)
-    assert new["median_ratio"] >= 3.0  # the median prompt's longest right trace is >= 3x its shortest
-    assert new["no_detour_share"] <= 0.40  # a trace with no detours is <= 40 % of the mean
+    from teachers.bootstrap import trace_stats
+
+    questions = [x["question"] for x in list(dataset)[:120]]
+    new, old = trace_stats(OVERTHINK, questions), trace_stats(CHECKED, questions)
+    assert new["median_longest_over_shortest_correct"] >= 3.0  # the median prompt's longest right trace >= 3x shortest
+    assert new["no_detour_share_of_mean"] <= 0.40  # a trace with no detours is <= 40 % of the mean
     assert new["max_tokens"] < 400  # within the recipe's generation max_tokens
-    assert old["no_detour_share"] > 0.45  # the mandatory verbose pass of the first design: ~49 % of the mean
+    assert old["no_detour_share_of_mean"] > 0.45  # the mandatory verbose pass of the first design: ~49 % of the mean
 
 
 def test_redundant_detours_never_change_the_answer(dataset):
