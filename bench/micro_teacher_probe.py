@@ -89,9 +89,16 @@ def detour_stats(samples: list[list[tuple[str, int]]], graded: list[list[tuple[b
             k = text.count("Wait, ") + text.count("Hmm, ")
             by.setdefault(k, []).append((ok, n))
     mean = sum(n for v in by.values() for _, n in v) / max(sum(len(v) for v in by.values()), 1)
+    shortest = [min(n for ok, n in g if ok) for g in graded if any(ok for ok, _ in g)]
+    kept = [n for g in graded for n in [n for ok, n in g if ok][:4]]  # the long SFT data: up to 4 correct
+    projection = {"shortest_correct_mean_tokens": round(sum(shortest) / len(shortest), 1),
+                  "long_data_mean_tokens": round(sum(kept) / len(kept), 1),
+                  "shortest_correct_over_long_data": round(sum(shortest) / len(shortest) / (sum(kept) / len(kept)), 3)
+                  } if shortest else {}
     zero = [n for _, n in by.get(0, [])]
     return {"no_detour_mean_tokens": round(sum(zero) / len(zero), 1) if zero else None,
             "no_detour_share_of_mean": round(sum(zero) / len(zero) / mean, 3) if zero else None,
+            **projection,
             "by_detours": {k: {"samples": len(v), "accuracy": round(sum(o for o, _ in v) / len(v), 3)}
                            for k, v in sorted(by.items())}}
 

@@ -56,7 +56,8 @@ def excluded_prompts(prompts_dir: Path, exclude_train: bool) -> set[str]:
 # ---------------------------------------------------------------- the training data
 def trace_style(cfg: BootstrapConfig) -> TraceStyle:
     return TraceStyle(min_checks=cfg.min_checks, max_checks=cfg.max_checks, error_rate=cfg.error_rate,
-                      caught_slip_rate=cfg.caught_slip_rate, design=cfg.trace_style)
+                      caught_slip_rate=cfg.caught_slip_rate, design=cfg.trace_style,
+                      direct_rate=cfg.direct_rate)
 
 
 def training_traces(cfg: BootstrapConfig, excluded: set[str]) -> list:
@@ -101,7 +102,7 @@ def trace_stats(style: TraceStyle, questions: list[str], n: int = 8, tokenizer=N
 
     traces = [[write_trace(q, random.Random(f"sample{s}:{q}"), style) for s in range(n)] for q in questions]
     tok = tokenizer or build_tokenizer(questions + [t.completion for ts in traces for t in ts], vocab_size=512)
-    ratios, lengths, plain, right = [], [], [], []
+    ratios, lengths, plain, right, shortest, kept = [], [], [], [], [], []
     for ts in traces:
         lens = [len(tok(t.completion, add_special_tokens=False)["input_ids"]) for t in ts]
         lengths += lens
@@ -109,6 +110,9 @@ def trace_stats(style: TraceStyle, questions: list[str], n: int = 8, tokenizer=N
         plain += [length for t, length in zip(ts, lens)
                   if t.checks == 0 and not t.wrong and "mistake" not in t.reasoning]  # no detour, no caught slip
         correct = [length for t, length in zip(ts, lens) if not t.wrong]
+        if correct:  # what the datasets keep: the shortest correct (short SFT) and up to 4 correct (long SFT)
+            shortest.append(min(correct))
+            kept += correct[:4]
         if len(correct) >= 2:
             ratios.append(max(correct) / min(correct))
     mean = statistics.mean(lengths)
@@ -116,6 +120,7 @@ def trace_stats(style: TraceStyle, questions: list[str], n: int = 8, tokenizer=N
             "median_longest_over_shortest_correct": round(statistics.median(ratios), 2),
             "no_detour_tokens": round(statistics.mean(plain), 1) if plain else None,
             "no_detour_share_of_mean": round(statistics.mean(plain) / mean, 3) if plain else None,
+            "shortest_correct_over_long_data": round(statistics.mean(shortest) / statistics.mean(kept), 3),
             "p99_tokens": sorted(lengths)[int(0.99 * len(lengths))], "max_tokens": max(lengths)}
 
 

@@ -47,6 +47,8 @@ class BootstrapConfig(Strict):
     seed: int = 1234
     caught_slip_rate: float = Field(0.2, ge=0, le=1,
                                     description="share of traces with a slip a later check catches (longer, still right)")
+    direct_rate: float = Field(0.0, ge=0, le=1, description="overthink traces: share answering with no detour at all "
+                                                             "(the others draw min_checks..max_checks detours)")
     trace_style: Literal["checked", "overthink"] = Field(
         "checked", description="teachers/traces.py design: 'checked' (mandatory verbose pass, caught slips) or "
                                "'overthink' (compact pass + redundant re-verification, unrelated to correctness)")

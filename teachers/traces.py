@@ -51,6 +51,7 @@ class TraceStyle:
     error_rate: float = 0.15
     caught_slip_rate: float = 0.2  # share of traces with a slip that a later check catches (longer, still correct)
     design: str = "checked"  # "checked" or "overthink" (module docstring); overthink has no caught slips
+    direct_rate: float = 0.0  # overthink: share of traces that answer with no detour at all (else min..max_checks)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,9 @@ def overthink_trace(question: str, rng: random.Random, style: TraceStyle) -> Tra
     a, b = parse_addition(question)
     wrong = rng.random() < style.error_rate
     slip = _pick_slip(rng, a, b) if wrong else None
-    detours = [rng.choice(DETOUR_KINDS) for _ in range(rng.randint(style.min_checks, style.max_checks))]
+    direct = style.direct_rate > 0 and rng.random() < style.direct_rate  # no draw at 0: older traces stay the same
+    count = 0 if direct else rng.randint(style.min_checks, style.max_checks)
+    detours = [rng.choice(DETOUR_KINDS) for _ in range(count)]
     lines, shown = overthink_lines(a, b, slip, detours)
     return Trace(question=question, reasoning="\n".join(lines), answer=str(shown), checks=len(detours), wrong=wrong)
 

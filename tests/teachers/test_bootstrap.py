@@ -65,6 +65,10 @@ def test_trace_style_picks_the_trace_design(prompts_dir):
     assert not any("Add the columns" in t.reasoning for t in new) and any("double-check" in t.reasoning for t in new)
     with pytest.raises(ValueError, match="trace_style"):
         BootstrapConfig.model_validate(boot_config(trace_style="r2"))
+    from teachers.bootstrap import trace_style
+
+    style = trace_style(BootstrapConfig.model_validate(boot_config(trace_style="overthink", direct_rate=0.4)))
+    assert (style.design, style.direct_rate) == ("overthink", 0.4)
 
 
 @pytest.mark.slow

@@ -119,3 +119,13 @@ def test_overthink_correctness_does_not_depend_on_trace_length(dataset):
 def test_unknown_design_is_named():
     with pytest.raises(ValueError, match="unknown design 'r2'"):
         write_trace("Calculate 1 + 2.", random.Random(0), TraceStyle(design="r2"))
+
+
+def test_direct_rate_adds_answers_with_no_detour(dataset):
+    items = list(dataset)[:600]
+    bimodal = TraceStyle(min_checks=3, max_checks=4, error_rate=0.1, design="overthink", direct_rate=0.4)
+    counts = [trace_for_item(x, 5, bimodal).checks for x in items]
+    assert set(counts) == {0, 3, 4} and 0.34 < counts.count(0) / len(counts) < 0.46
+    traces = [trace_for_item(x, 5, bimodal) for x in items]
+    plain = [t.wrong for t in traces if t.checks == 0]
+    assert 0.04 < sum(plain) / len(plain) < 0.16  # a direct answer is as often wrong as any other
