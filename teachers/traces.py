@@ -20,8 +20,9 @@ Two designs (`TraceStyle.design`, the recipe's `teacher.bootstrap.trace_style`):
 - "checked" (the first micro teacher): a verbose column pass every trace must write, then short re-checks and a
   "caught slip" redo that makes some correct traces longer. The mandatory pass is ~40 % of the mean trace, and
   length carries information about correctness (a caught slip is long and right).
-- "overthink" (R1-like): a compact column pass, then 0..`max_checks` *redundant* re-verification passes
-  ("Wait, let me double-check." and a full redo) drawn independently of whether the trace is right. A detour
+- "overthink" (R1-like): a compact column pass, then `min_checks..max_checks` *redundant* re-verification
+  passes ("Wait, let me double-check." and a full redo; none at all in a share `direct_rate`), drawn
+  independently of whether the trace is right. A detour
   never changes the answer: it repeats the first pass, slip included. So the shortest trace is as right as the
   longest, and most of the length of a long trace is there to be cut (docs/micro-teacher.md has both side by side).
 

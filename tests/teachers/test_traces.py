@@ -10,8 +10,9 @@ import pytest
 
 from teachers.traces import DETOUR_KINDS, TraceStyle, overthink_lines, parse_addition, trace_for_item, write_trace
 
-# recipes/micro.yaml's teacher with the new design (max_checks 4, error_rate 0.1)
+# the new design as run I probed it (0..4 detours) and as recipes/micro.yaml's teacher uses it (run J)
 OVERTHINK = TraceStyle(min_checks=0, max_checks=4, error_rate=0.1, design="overthink")
+RECIPE = TraceStyle(min_checks=3, max_checks=4, error_rate=0.1, design="overthink", direct_rate=0.4)
 CHECKED = TraceStyle(min_checks=0, max_checks=5, error_rate=0.1)  # the first micro teacher
 
 TASK = dict(min_terms=2, max_terms=2, min_digits=2, max_digits=2, operators=["+"],
@@ -87,10 +88,12 @@ def test_overthink_traces_meet_the_length_bars_the_checked_ones_miss(dataset):
     from teachers.bootstrap import trace_stats
 
     questions = [x["question"] for x in list(dataset)[:120]]
-    new, old = trace_stats(OVERTHINK, questions), trace_stats(CHECKED, questions)
-    assert new["median_longest_over_shortest_correct"] >= 3.0  # the median prompt's longest right trace >= 3x shortest
-    assert new["no_detour_share_of_mean"] <= 0.40  # a trace with no detours is <= 40 % of the mean
-    assert new["max_tokens"] < 400  # within the recipe's generation max_tokens
+    old = trace_stats(CHECKED, questions)
+    for new in (trace_stats(OVERTHINK, questions), trace_stats(RECIPE, questions)):
+        assert new["median_longest_over_shortest_correct"] >= 3.0  # the median prompt's longest right >= 3x shortest
+        assert new["no_detour_share_of_mean"] <= 0.40  # a trace with no detours is <= 40 % of the mean
+        assert new["max_tokens"] < 400  # within the recipe's generation max_tokens
+        assert new["shortest_correct_over_long_data"] < old["shortest_correct_over_long_data"] - 0.08
     assert old["no_detour_share_of_mean"] > 0.45  # the mandatory verbose pass of the first design: ~49 % of the mean
 
 
