@@ -5,7 +5,8 @@ per held-out prompt at one or more temperatures, print accuracy and length sprea
         --set steps=400 learning_rate=3e-3 --temps 0.7 1.0 --n 8 --prompts 64 --out /tmp/probe1
 
 `--set` overrides fields of the recipe's teacher.bootstrap (JSON values; `model.hidden_size=192` for nested);
-`--load DIR` skips training and samples a model saved by an earlier probe; `--init DIR` continues training it. Held-out prompts come from the
+`--traces-only` trains nothing: it prints the statistics of the traces themselves (what a perfect imitation would
+sample: n traces per held-out prompt, lengths in teacher tokens); `--load DIR` skips training and samples a model saved by an earlier probe; `--init DIR` continues training it. Held-out prompts come from the
 recipe's first eval set (same task config and seed as the real run), so numbers match the demo's held-out split.
 One JSON line per temperature is appended to `<out>/results.jsonl`.
 """
@@ -80,6 +81,28 @@ def train_teacher(cfg, excluded: set[str], out: Path, init: str | None = None):
         "loss_curve": curve[:: max(1, len(curve) // 10)], "mean_trace_chars": sum(len(t.completion) for t in traces) // len(traces)}
 
 
+def detour_stats(samples: list[list[tuple[str, int]]], graded: list[list[tuple[bool, int]]]) -> dict:
+    """Lengths and accuracy by number of re-verification detours ("Wait, ..." / "Hmm, ..." passes) in a sample."""
+    by = {}
+    for outs, marks in zip(samples, graded):
+        for (text, n), (ok, _) in zip(outs, marks):
+            k = text.count("Wait, ") + text.count("Hmm, ")
+            by.setdefault(k, []).append((ok, n))
+    mean = sum(n for v in by.values() for _, n in v) / max(sum(len(v) for v in by.values()), 1)
+    shortest = [min(n for ok, n in g if ok) for g in graded if any(ok for ok, _ in g)]
+    kept = [n for g in graded for n in [n for ok, n in g if ok][:4]]  # the long SFT data: up to 4 correct
+    projection = {"shortest_correct_mean_tokens": round(sum(shortest) / len(shortest), 1),
+                  "long_data_mean_tokens": round(sum(kept) / len(kept), 1),
+                  "shortest_correct_over_long_data": round(sum(shortest) / len(shortest) / (sum(kept) / len(kept)), 3)
+                  } if shortest else {}
+    zero = [n for _, n in by.get(0, [])]
+    return {"no_detour_mean_tokens": round(sum(zero) / len(zero), 1) if zero else None,
+            "no_detour_share_of_mean": round(sum(zero) / len(zero) / mean, 3) if zero else None,
+            **projection,
+            "by_detours": {k: {"samples": len(v), "accuracy": round(sum(o for o, _ in v) / len(v), 3)}
+                           for k, v in sorted(by.items())}}
+
+
 def main() -> None:
     import yaml
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -96,6 +119,7 @@ def main() -> None:
     ap.add_argument("--max-new", type=int, default=None)
     ap.add_argument("--load", default=None, help="sample this saved model, no training")
     ap.add_argument("--init", default=None, help="continue training this saved model")
+    ap.add_argument("--traces-only", action="store_true", help="statistics of the generator's traces, no training")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -105,6 +129,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = heldout_rows(recipe, max(args.prompts, 200))
     excluded = {r["prompt"] for r in rows} | {r["prompt"] for r in train_rows(recipe)}
+    if args.traces_only:
+        stats = B.trace_stats(B.trace_style(cfg), [r["prompt"] for r in rows[:args.prompts]], args.n)
+        print(json.dumps({"set": args.set, "traces_only": True, **stats}), flush=True)
+        return
     if args.load:
         model, tok, info = AutoModelForCausalLM.from_pretrained(args.load), AutoTokenizer.from_pretrained(args.load), {}
     else:
@@ -114,7 +142,8 @@ def main() -> None:
     for temp in args.temps:
         start = time.perf_counter()
         samples = B.sample(model, tok, [r["prompt"] for r in rows[:args.prompts]], args.n, temp, max_new, seed=0)
-        stats = B.spread_stats(B.grade(rows[:args.prompts], samples))
+        graded = B.grade(rows[:args.prompts], samples)
+        stats = B.spread_stats(graded) | detour_stats(samples, graded)
         truncated = sum(1 for s in samples for text, _ in s if "</think>" not in text)
         result = {"set": args.set, "temperature": temp, **stats, "no_answer": truncated,
                   "sample_seconds": round(time.perf_counter() - start, 1), **info}

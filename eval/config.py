@@ -40,6 +40,9 @@ class EvalConfig(Strict):
     include_teacher: bool = True
     base_url: str | None = None
     seed: int = 0
+    budgets: list[int] | None = Field(
+        None, description="max_gen_toks budgets for the report's accuracy-by-budget table, read from the saved "
+                          "samples (no new generation); null = 1/4, 1/2, 3/4 and all of max_gen_toks")
     gates: list[Gate] = Field(default_factory=list)
     # --- at size (vllm backend; lm-eval's own argument names) ---
     tensor_parallel_size: int = Field(1, gt=0, description="GPUs per model replica (vLLM tensor parallel): 32B "
@@ -72,3 +75,11 @@ class EvalConfig(Strict):
 
     def vllm_max_model_len(self) -> int:
         return self.max_model_len or self.max_prompt_tokens + self.max_gen_toks
+
+    @model_validator(mode="after")
+    def _budgets_within_cap(self):
+        for b in self.budgets or []:
+            if not 0 < b <= self.max_gen_toks:
+                raise ValueError(f"budgets: {b} must be in 1..max_gen_toks ({self.max_gen_toks}); the saved "
+                                 "samples stop at max_gen_toks")
+        return self

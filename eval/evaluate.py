@@ -4,7 +4,8 @@
 
 pass@1 averaged over k samples per prompt (DeepSeek-R1 eval protocol), a 95 % bootstrap interval over prompts,
 mean completion tokens (model tokenizer) and the share truncated (no `</think>`: no answer, scored 0).
-Writes `results.json` (contract in docs/architecture.md) and one sample log per task, `samples/<task>.jsonl`.
+Writes `results.json` (contract in docs/architecture.md) and one sample log per task, `samples/<task>.jsonl`,
+with each completion's verdict (`correct`), from which the report reads accuracy at smaller budgets (eval/budget.py).
 A rerun in the same work folder reuses `results.json` when it is already there.
 """
 
@@ -56,12 +57,17 @@ def _completions(sample: dict) -> list[str]:
     return [r for group in resps for r in (group if isinstance(group, list) else [group])]
 
 
-def sample_rows(task: str, samples: list[dict], tokenizer) -> list[dict]:
-    """One row per completion: the per-sample log a report can show examples from."""
+def sample_rows(task: str, samples: list[dict], tokenizer, scorer=None) -> list[dict]:
+    """One row per completion: the per-sample log a report can show examples from.
+
+    `scorer` (the task's process_results) gives each completion's verdict; without it `correct` is None."""
+    from eval.budget import completion_verdicts
+
     rows = []
     for s in sorted(samples, key=lambda s: s["doc_id"]):
         doc = s["doc"]
         prompt_id = doc.get("prompt_id", f"{task}-{s['doc_id']}")
+        verdicts = completion_verdicts(s, scorer) if scorer is not None else None
         for i, text in enumerate(_completions(s)):
             rows.append({
                 "task": task, "doc_id": s["doc_id"], "prompt_id": prompt_id, "sample_idx": i,
@@ -69,6 +75,7 @@ def sample_rows(task: str, samples: list[dict], tokenizer) -> list[dict]:
                 "answer": answer_or_none(text),
                 "completion_tokens": len(tokenizer(text, add_special_tokens=False)["input_ids"]),
                 "truncated": answer_or_none(text) is None,
+                "correct": verdicts[i] if verdicts is not None else None,
                 "prompt_acc": float(s.get("acc", 0.0)),
             })
     return rows
@@ -95,6 +102,7 @@ def _tokenizer(model_path: str):
 
 def run(ctx: StageContext) -> dict:
     from eval import lm_eval_runner as runner
+    from eval.budget import task_scorer
 
     cfg = ctx.config["eval"]
     label = ctx.config.get("label", ctx.name.removeprefix("eval."))
@@ -115,7 +123,7 @@ def run(ctx: StageContext) -> dict:
     gen_s = time.time() - started
     tasks = {}
     for task in cfg["tasks"]:
-        rows = sample_rows(task, samples[task], tok)
+        rows = sample_rows(task, samples[task], tok, task_scorer(include, task))
         write_jsonl(ctx.out / "samples" / f"{task}.jsonl", rows)
         tasks[task] = task_metrics(samples[task], rows, cfg["k"], cfg["seed"])
         ctx.log(f"{task}: acc {tasks[task]['acc']:.3f} {tasks[task]['acc_ci']}, "

@@ -63,12 +63,44 @@ def leaderboard_table_md(data: dict, with_recipe: bool = False) -> str:
     return _md_table(header, rows)
 
 
+BUDGET_NOTE = ("Accuracy had generation stopped at each `max_gen_toks`: a completion that had not closed `</think>` "
+               "and ended within that many tokens has no answer (scored 0). Read from each eval's saved samples "
+               "(sampling is token by token, so a smaller cap gives the same first tokens); 95 % bootstrap "
+               "interval over prompts; - = no per-completion verdicts in that eval's sample log.")
+
+
+def budget_header(data: dict) -> list[str]:
+    return [f"{t} @{b} acc % [95% CI]" for t in task_names(data) for b in data["budget"]["budgets"]]
+
+
+def budget_cells(data: dict, label: str) -> list[str]:
+    budget = data["budget"]
+    res = budget["results"].get(label) or {}
+    cells = []
+    for t in task_names(data):
+        per_budget = res.get(t)
+        cells += [fmt_acc(m) for m in per_budget] if per_budget else ["-"] * len(budget["budgets"])
+    return cells
+
+
+def budget_table_md(data: dict) -> str:
+    rows = [[r["label"]] + budget_cells(data, r["label"]) for r in student_rows(data)]
+    return _md_table(["student"] + budget_header(data), rows)
+
+
+def _budget_md(data: dict) -> list[str]:
+    if not data.get("budget"):
+        return []
+    return ["## Accuracy by token budget", "", BUDGET_NOTE, "", budget_table_md(data), "",
+            "![Accuracy by token budget](budget.png)", ""]
+
+
 def render_markdown(data: dict) -> str:
     parts = [f"# Leaderboard: {data['recipe']}", "",
              f"Teacher: {data['teacher_text']}. Accuracy is pass@1 averaged over k samples per prompt with a 95 % "
              "bootstrap interval over prompts; tokens are mean completion tokens; truncated = no `</think>` "
              "(no answer, scored 0).", "", leaderboard_table_md(data), "", "![Pareto plot](pareto.png)", "",
-             "## Gates", ""]
+             *_budget_md(data), "## Gates", ""]
     for label, g in sorted(data["gates"].items()):
         parts.append(f"- **{label}**: {'ship' if g.get('ship') else ('pass' if g['passed'] else 'FAIL')} - "
                      + "; ".join(g["reasons"]))
@@ -119,6 +151,15 @@ def leaderboard_table_html(data: dict, with_recipe: bool = False) -> str:
     return _html_table(header, rows, "leaderboard", left=2 if with_recipe else 1)
 
 
+def budget_html(data: dict, pngs: dict[str, bytes]) -> str:
+    if not data.get("budget"):
+        return ""
+    rows = [[_e(r["label"])] + [_e(c) for c in budget_cells(data, r["label"])] for r in student_rows(data)]
+    table = _html_table(["student"] + budget_header(data), rows, "budget")
+    return (f"<h2>Accuracy by token budget</h2>\n<p>{_e(BUDGET_NOTE)}</p>\n{table}\n"
+            + _img(pngs.get("budget"), "accuracy at each max_gen_toks budget", "budget-plot"))
+
+
 def render_html(data: dict, pngs: dict[str, bytes]) -> str:
     gates = [[_e(label), f'<span class="{"ship" if g.get("ship") else ("pass" if g["passed"] else "fail")}">'
               f'{"ship" if g.get("ship") else ("pass" if g["passed"] else "fail")}</span>',
@@ -133,6 +174,7 @@ bootstrap interval over prompts; tokens are mean completion tokens; truncated = 
 {leaderboard_table_html(data)}
 <h2>Accuracy vs tokens</h2>
 {_img(pngs.get("pareto"), "accuracy vs mean tokens with the Pareto frontier", "pareto")}
+{budget_html(data, pngs)}
 <h2>Gates</h2>
 {_html_table(["student", "status", "reasons"], gates, "gates", left=3)}
 <h2>Teacher samples</h2>

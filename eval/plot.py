@@ -1,4 +1,5 @@
-"""Plots for the leaderboard: accuracy vs mean completion tokens with the Pareto frontier, teacher length histogram.
+"""Plots for the leaderboard: accuracy vs mean completion tokens with the Pareto frontier, accuracy at each token
+budget, teacher length histogram.
 
 matplotlib with the Agg backend (no display); every figure is returned as PNG bytes so the caller writes it
 atomically and can embed it in HTML as base64.
@@ -58,6 +59,47 @@ def pareto_png(points: dict[str, tuple[float, float]], cis: dict[str, tuple[floa
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def budget_curves(budget: dict) -> dict[str, list[tuple[int, float, float, float]]]:
+    """label -> [(budget, acc, ci low, ci high)], each the mean over the label's tasks that have budget figures."""
+    curves = {}
+    for label, tasks in budget["results"].items():
+        measured = [m for m in (tasks or {}).values() if m]
+        if not measured:
+            continue
+        points = []
+        for i, b in enumerate(budget["budgets"]):
+            at_b = [m[i] for m in measured]
+            points.append((b, sum(x["acc"] for x in at_b) / len(at_b), sum(x["acc_ci"][0] for x in at_b) / len(at_b),
+                           sum(x["acc_ci"][1] for x in at_b) / len(at_b)))
+        curves[label] = points
+    return curves
+
+
+def budget_png(budget: dict, title: str) -> bytes | None:
+    """Accuracy (y, with 95 % CI bars) against the generation budget max_gen_toks (x), one line per model."""
+    curves = budget_curves(budget)
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.4, 4.2))
+    colors = plt.get_cmap("tab20")
+    for i, (name, pts) in enumerate(sorted(curves.items())):
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        err = [[max(p[1] - p[2], 0) for p in pts], [max(p[3] - p[1], 0) for p in pts]]
+        style = dict(color="#555555", linestyle="--") if name == "teacher" else dict(color=colors(i % 20))
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=2, label=name, **style)
+    ax.set_xlabel("max_gen_toks (a completion not finished within it has no answer)")
+    ax.set_ylabel("accuracy, pass@1 averaged over k")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _png(fig)
 
 

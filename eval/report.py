@@ -2,10 +2,11 @@
 
 Inputs: every `eval.<label>` artifact (results.json), `datasets` and `verified` (teacher samples with verdicts).
 Config: `gates` (Gate dumps), `lineage` ({student: {kind, data, init, models}}), `produced` ({job: [stage names]};
-a merge job yields several candidates and ships only its gate-passing Pareto pick), `teacher`, `recipe`.
+a merge job yields several candidates and ships only its gate-passing Pareto pick), `teacher`, `recipe`, and
+`budget` ({budgets, max_gen_toks, seed}: accuracy at smaller `max_gen_toks`, read from each eval's saved samples).
 Writes `gates.json` ({label: {passed, reasons, job, ship}}: the gate result per student lives here, the
 student's own manifest is immutable once published), `report.md`, `leaderboard.html` (self-contained),
-`pareto.png`, `teacher_lengths.png` and `leaderboard.json` (the data, for the cross-recipe leaderboard).
+`pareto.png`, `budget.png`, `teacher_lengths.png` and `leaderboard.json` (the data, for the cross-recipe leaderboard).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import statistics
 from pathlib import Path
 
 from eval import gates as gating
+from eval.budget import eval_budgets
 from eval.leaderboard import render_html, render_markdown
-from eval.plot import histogram_png, pareto_frontier, pareto_png
+from eval.plot import budget_png, histogram_png, pareto_frontier, pareto_png
 from factory.atomic import read_jsonl, write_bytes, write_json, write_text
 from factory.stages import StageContext
 
@@ -34,6 +36,19 @@ def eval_results(ctx: StageContext) -> dict[str, dict]:
             res = json.loads(path.read_text())
             out[res.get("label", role.removeprefix("eval."))] = res["tasks"]
     return out
+
+
+def budget_results(ctx: StageContext) -> dict | None:
+    """{budgets, results: label -> {task: [metrics per budget] | None}} from every eval.* input's sample log."""
+    cfg = ctx.config.get("budget")
+    if not cfg or not cfg.get("budgets"):
+        return None
+    results = {}
+    for role, folder in sorted(ctx.inputs.items()):
+        if role.startswith("eval."):
+            label = json.loads((folder / "results.json").read_text()).get("label", role.removeprefix("eval."))
+            results[label] = eval_budgets(folder, cfg["budgets"], cfg["max_gen_toks"], cfg.get("seed", 0))
+    return {"budgets": list(cfg["budgets"]), "max_gen_toks": cfg["max_gen_toks"], "results": results}
 
 
 def teacher_text(teacher: dict) -> str:
@@ -126,6 +141,7 @@ def collect(ctx: StageContext) -> dict:
                          for label in results},
         "teacher_samples_row": row, "teacher_lengths": lengths,
         "stage_rows": stage_rows(upstream_manifests(ctx)),
+        "budget": budget_results(ctx),
     }
 
 
@@ -136,6 +152,10 @@ def plots(data: dict) -> dict[str, bytes]:
            for lb, t in res.items() if t}
     ships = {lb: g.get("ship", False) for lb, g in data["gates"].items()}
     out = {"pareto": pareto_png(points, cis, f"{data['recipe']}: accuracy vs mean tokens (mean over tasks)", ships)}
+    png = budget_png(data["budget"], f"{data['recipe']}: accuracy at each max_gen_toks (mean over tasks)") \
+        if data.get("budget") else None
+    if png:
+        out["budget"] = png
     if data["teacher_lengths"]:
         out["teacher_lengths"] = histogram_png(data["teacher_lengths"], "completion tokens",
                                                "teacher samples by verdict")
@@ -148,6 +168,8 @@ def run(ctx: StageContext) -> dict:
     pngs = plots(data)
     write_json(ctx.out / "gates.json", data["gates"])
     write_bytes(ctx.out / "pareto.png", pngs["pareto"])
+    if "budget" in pngs:
+        write_bytes(ctx.out / "budget.png", pngs["budget"])
     if "teacher_lengths" in pngs:
         write_bytes(ctx.out / "teacher_lengths.png", pngs["teacher_lengths"])
     write_json(ctx.out / "leaderboard.json", {k: v for k, v in data.items() if k != "teacher_lengths"})

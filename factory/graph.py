@@ -14,6 +14,7 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from eval.budget import default_budgets
 from factory import __version__
 from factory.hashing import library_versions, stable_hash
 from factory.recipe import Recipe
@@ -127,6 +128,7 @@ def build_graph(recipe: Recipe) -> list[Stage]:
 
     eval_cfg = _dump(recipe.eval)
     eval_cfg.pop("gates")  # gates do not change scores: editing one re-runs only the report
+    eval_cfg.pop("budgets")  # nor do budgets: the report reads them from the saved samples
     # Pretrained stand-in bases are scored too: "distillation vs RL" reads as gains over the same start.
     bases = [s.name for s in stages if s.kind == "bootstrap" and s.name != "teacher"]
     evaluated = (["teacher"] if recipe.eval.include_teacher else []) + bases + [
@@ -143,9 +145,15 @@ def build_graph(recipe: Recipe) -> list[Stage]:
     report_inputs = {s.name: s.name for s in stages if s.kind == "eval"} | {"datasets": "datasets", "verified": "verify"}
     stages.append(Stage("report", "report", {"gates": [_dump(g) for g in recipe.eval.gates], "recipe": recipe.name,
                                              "lineage": lineage, "produced": produced,
-                                             "teacher": teacher_cfg}, report_inputs))
+                                             "teacher": teacher_cfg, "budget": _budget_cfg(recipe)}, report_inputs))
     _assign_hashes(stages)
     return stages
+
+
+def _budget_cfg(recipe: Recipe) -> dict:
+    ev = recipe.eval
+    return {"budgets": sorted(set(ev.budgets or default_budgets(ev.max_gen_toks))), "max_gen_toks": ev.max_gen_toks,
+            "seed": ev.seed}
 
 
 def _topological_jobs(recipe: Recipe):

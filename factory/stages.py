@@ -31,6 +31,7 @@ STAGE_ENTRIES = {
 # Kinds not listed are at format 1 (left out of the hash, so adding an entry re-runs only that kind).
 STAGE_FORMATS = {
     "datasets": 2,  # 2: assistant turns keep the teacher's completion verbatim (whitespace around the tags)
+    "eval": 2,  # 2: sample logs carry each completion's verdict (`correct`), for accuracy by token budget
     "report": 2,  # 2: pretrained stand-in bases are listed as "reference", not as failed students
 }
 

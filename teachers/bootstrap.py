@@ -57,7 +57,8 @@ def excluded_prompts(prompts_dir: Path, exclude_train: bool) -> set[str]:
 # ---------------------------------------------------------------- the training data
 def trace_style(cfg: BootstrapConfig) -> TraceStyle:
     return TraceStyle(min_checks=cfg.min_checks, max_checks=cfg.max_checks, error_rate=cfg.error_rate,
-                      caught_slip_rate=cfg.caught_slip_rate)
+                      caught_slip_rate=cfg.caught_slip_rate, design=cfg.trace_style,
+                      direct_rate=cfg.direct_rate)
 
 
 def training_traces(cfg: BootstrapConfig, excluded: set[str]) -> list:
@@ -90,6 +91,38 @@ def build_teacher(cfg: BootstrapConfig, traces):
     corpus = [t.question for t in traces[:4000]] + [t.completion for t in traces[:4000]]
     tokenizer = build_tokenizer(corpus, vocab_size=cfg.vocab_size)
     return build_model(tokenizer, cfg.model, seed=cfg.seed), tokenizer
+
+
+def trace_stats(style: TraceStyle, questions: list[str], n: int = 8, tokenizer=None) -> dict:
+    """What a perfect imitation of the traces would sample: n traces per question, lengths in teacher tokens.
+
+    The cheap half of a teacher probe (no training): the length spread, how short a trace with no detours is
+    against the mean, and the accuracy the traces teach (docs/micro-teacher.md, issue #18's bars)."""
+    from students.tiny import build_tokenizer
+    from teachers.traces import write_trace
+
+    traces = [[write_trace(q, random.Random(f"sample{s}:{q}"), style) for s in range(n)] for q in questions]
+    tok = tokenizer or build_tokenizer(questions + [t.completion for ts in traces for t in ts], vocab_size=512)
+    ratios, lengths, plain, right, shortest, kept = [], [], [], [], [], []
+    for ts in traces:
+        lens = [len(tok(t.completion, add_special_tokens=False)["input_ids"]) for t in ts]
+        lengths += lens
+        right += [not t.wrong for t in ts]
+        plain += [length for t, length in zip(ts, lens)
+                  if t.checks == 0 and not t.wrong and "mistake" not in t.reasoning]  # no detour, no caught slip
+        correct = [length for t, length in zip(ts, lens) if not t.wrong]
+        if correct:  # what the datasets keep: the shortest correct (short SFT) and up to 4 correct (long SFT)
+            shortest.append(min(correct))
+            kept += correct[:4]
+        if len(correct) >= 2:
+            ratios.append(max(correct) / min(correct))
+    mean = statistics.mean(lengths)
+    return {"accuracy": sum(right) / len(right), "mean_tokens": round(mean, 1),
+            "median_longest_over_shortest_correct": round(statistics.median(ratios), 2),
+            "no_detour_tokens": round(statistics.mean(plain), 1) if plain else None,
+            "no_detour_share_of_mean": round(statistics.mean(plain) / mean, 3) if plain else None,
+            "shortest_correct_over_long_data": round(statistics.mean(shortest) / statistics.mean(kept), 3),
+            "p99_tokens": sorted(lengths)[int(0.99 * len(lengths))], "max_tokens": max(lengths)}
 
 
 # ---------------------------------------------------------------- training (a thin TRL call)

@@ -48,6 +48,11 @@ class BootstrapConfig(Strict):
     seed: int = 1234
     caught_slip_rate: float = Field(0.2, ge=0, le=1,
                                     description="share of traces with a slip a later check catches (longer, still right)")
+    direct_rate: float = Field(0.0, ge=0, le=1, description="overthink traces: share answering with no detour at all "
+                                                             "(the others draw min_checks..max_checks detours)")
+    trace_style: Literal["checked", "overthink"] = Field(
+        "checked", description="teachers/traces.py design: 'checked' (mandatory verbose pass, caught slips) or "
+                               "'overthink' (compact pass + redundant re-verification, unrelated to correctness)")
     vocab_size: int = Field(512, gt=0, description="BPE vocabulary of the teacher's split-digit tokenizer")
     lr_scheduler: str = Field("cosine", description="transformers lr_scheduler_type")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="share of steps spent warming up the learning rate")

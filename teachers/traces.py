@@ -16,6 +16,16 @@ Format: `<think>\\n...reasoning...\\n</think>ANSWER`, where ANSWER is exactly th
 reasoning-gym's `score_answer` accepts (for basic_arithmetic: `str(int)`, no whitespace).
 Deterministic: `write_trace(question, rng)` depends only on the question and the rng's state.
 
+Two designs (`TraceStyle.design`, the recipe's `teacher.bootstrap.trace_style`):
+- "checked" (the first micro teacher): a verbose column pass every trace must write, then short re-checks and a
+  "caught slip" redo that makes some correct traces longer. The mandatory pass is ~40 % of the mean trace, and
+  length carries information about correctness (a caught slip is long and right).
+- "overthink" (R1-like): a compact column pass, then `min_checks..max_checks` *redundant* re-verification
+  passes ("Wait, let me double-check." and a full redo; none at all in a share `direct_rate`), drawn
+  independently of whether the trace is right. A detour
+  never changes the answer: it repeats the first pass, slip included. So the shortest trace is as right as the
+  longest, and most of the length of a long trace is there to be cut (docs/micro-teacher.md has both side by side).
+
 Supported: reasoning-gym `basic_arithmetic` questions of the form "Calculate A + B." (non-negative
 integers, any number of digits; use `allow_parentheses: false, allow_negation: false, operators: ["+"]`).
 """
@@ -29,6 +39,8 @@ from dataclasses import dataclass
 _ADDITION = re.compile(r"^\s*(?:Calculate|What is|Solve|Compute|Evaluate:)\s*\(?\s*(\d+)\s*\+\s*(\d+)\s*\)?\s*[.?]?\s*$")
 _PLACES = ["Ones", "Tens", "Hundreds", "Thousands"]
 CHECK_KINDS = ("swap", "subtract", "redo_ones", "restate")
+DETOUR_KINDS = ("redo", "swap")  # full passes only: the detours carry the length
+DESIGNS = ("checked", "overthink")
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class TraceStyle:
     max_checks: int = 4
     error_rate: float = 0.15
     caught_slip_rate: float = 0.2  # share of traces with a slip that a later check catches (longer, still correct)
+    design: str = "checked"  # "checked" or "overthink" (module docstring); overthink has no caught slips
+    direct_rate: float = 0.0  # overthink: share of traces that answer with no detour at all (else min..max_checks)
 
 
 @dataclass(frozen=True)
@@ -97,10 +111,10 @@ def column_lines(a: int, b: int, slip: tuple[int, int] | None = None) -> tuple[l
     return lines, result
 
 
-def assembly_line(a: int, b: int, lines: list[str], result: int) -> str:
+def assembly_line(a: int, b: int, lines: list[str], result: int, lead: str = "Reading the writes from the top") -> str:
     """Read the written digits top column first, right next to the result, so the answer is a copy."""
     writes = [line.rsplit("write ", 1)[1].split(",")[0].rstrip(".") for line in reversed(lines)]
-    return f"Reading the writes from the top: {' '.join(writes)}. So {a}+{b}={result}."
+    return f"{lead}: {' '.join(writes)}. So {a}+{b}={result}."
 
 
 def _pick_slip(rng: random.Random, a: int, b: int) -> tuple[int, int]:
@@ -124,6 +138,10 @@ def _check(kind: str, a: int, b: int, shown: int, slip, rng: random.Random) -> l
 
 def write_trace(question: str, rng: random.Random, style: TraceStyle = TraceStyle()) -> Trace:
     """One verbose trace for an addition question; its random choices come from `rng` only."""
+    if style.design == "overthink":
+        return overthink_trace(question, rng, style)
+    if style.design != "checked":
+        raise ValueError(f"trace_style: unknown design {style.design!r} (one of {', '.join(DESIGNS)})")
     a, b = parse_addition(question)
     checks = rng.randint(style.min_checks, style.max_checks)
     wrong = rng.random() < style.error_rate
@@ -145,6 +163,41 @@ def write_trace(question: str, rng: random.Random, style: TraceStyle = TraceStyl
         lines += _check(kind, a, b, shown, slip, rng)
     lines.append(f"The answer is {shown}.")
     return Trace(question=question, reasoning="\n".join(lines), answer=str(shown), checks=checks, wrong=wrong)
+
+
+# ---------------------------------------------------------------- the R1-like design
+def _detour(kind: str, a: int, b: int, shown: int, slip) -> list[str]:
+    """One redundant re-verification of `shown`: it redoes the work the same way, so it lands on `shown` again."""
+    if kind == "redo":
+        lines, again = column_lines(a, b, slip)
+        return ["Wait, let me double-check.", *lines, f"So {a}+{b}={again} again."]
+    if kind == "swap":
+        lines, again = column_lines(b, a, slip)  # columns are symmetric: the slip lands on the same column
+        return [f"Wait, let me verify the other way: {b}+{a}.", *lines, f"Again {again}. Good."]
+    return [f"Hmm, let me check with subtraction: {shown}-{b} should give {a}. It does."]
+
+
+def overthink_lines(a: int, b: int, slip, detours: list[str]) -> tuple[list[str], int]:
+    """The compact solve, the given redundant detours, the final line; returns (lines, answer).
+
+    The answer is fixed by the first pass (and its slip, if any) before any detour is written."""
+    first, shown = column_lines(a, b, slip)
+    lines = [f"We need {a}+{b}.", *first, assembly_line(a, b, first, shown, lead="Writes from the top")]
+    for kind in detours:
+        lines += _detour(kind, a, b, shown, slip)
+    return lines, shown  # the last line ends on the answer: </think> copies it
+
+
+def overthink_trace(question: str, rng: random.Random, style: TraceStyle) -> Trace:
+    """Right or wrong first (`error_rate`), then how many detours: the two draws are independent."""
+    a, b = parse_addition(question)
+    wrong = rng.random() < style.error_rate
+    slip = _pick_slip(rng, a, b) if wrong else None
+    direct = style.direct_rate > 0 and rng.random() < style.direct_rate  # no draw at 0: older traces stay the same
+    count = 0 if direct else rng.randint(style.min_checks, style.max_checks)
+    detours = [rng.choice(DETOUR_KINDS) for _ in range(count)]
+    lines, shown = overthink_lines(a, b, slip, detours)
+    return Trace(question=question, reasoning="\n".join(lines), answer=str(shown), checks=len(detours), wrong=wrong)
 
 
 def trace_for_item(item: dict, seed: int | str, style: TraceStyle = TraceStyle()) -> Trace:

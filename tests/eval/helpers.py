@@ -74,8 +74,12 @@ GATES = [{"students": "*", "baseline": "teacher", "rules": ["heldout.acc >= 0.5 
           "rules": ["heldout.acc >= baseline.heldout.acc - 0.05", "heldout.tokens <= 0.9 * baseline.heldout.tokens"]}]
 
 
-def report_context(tmp: Path, results: dict | None = None, recipe: str = "t") -> StageContext:
-    """A report context over hand-written eval, datasets and verified artifacts in tmp/runs/<recipe>/."""
+def report_context(tmp: Path, results: dict | None = None, recipe: str = "t", samples: dict | None = None,
+                   budget: dict | None = None) -> StageContext:
+    """A report context over hand-written eval, datasets and verified artifacts in tmp/runs/<recipe>/.
+
+    `samples`: label -> sample-log rows written as that eval's samples/heldout.jsonl; `budget`: the report's
+    budget config ({budgets, max_gen_toks, seed})."""
     root = tmp / "runs" / recipe
     inputs = {}
     write_manifest(root / "prompts-aaaa", "prompts", 0.5, {"prompts": 10})
@@ -91,13 +95,15 @@ def report_context(tmp: Path, results: dict | None = None, recipe: str = "t") ->
         d = root / f"eval.{label}-aaaa"
         write_manifest(d, f"eval.{label}", 3.0, {"tokens_per_s": 321.0})
         (d / "results.json").write_text(json.dumps({"label": label, "tasks": {"heldout": m}}))
+        if samples and label in samples:
+            write_rows(d / "samples" / "heldout.jsonl", samples[label])
         inputs[f"eval.{label}"] = d
     inputs |= {"datasets": root / "datasets-aaaa", "verified": root / "verify-aaaa"}
     out = root / "report-aaaa.partial"
     out.mkdir()
     manifests = {role: json.loads((d / "manifest.json").read_text()) for role, d in inputs.items()}
     cfg = {"gates": GATES, "recipe": recipe, "lineage": LINEAGE, "produced": PRODUCED,
-           "teacher": {"model": "some-org/teacher"}}
+           "teacher": {"model": "some-org/teacher"}, **({"budget": budget} if budget else {})}
     return StageContext("report", "report", cfg, inputs, out, None, manifests)
 
 

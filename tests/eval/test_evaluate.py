@@ -40,6 +40,11 @@ def test_eval_stage_writes_results_and_samples(tmp_path, tiny_model_dir):
         if r["truncated"]:
             assert r["answer"] is None
     assert m["truncated"] == sum(r["truncated"] for r in rows) / len(rows)
+    # each completion's verdict is logged (the report's accuracy by budget reads it) and agrees with lm-eval's acc
+    assert all(isinstance(r["correct"], bool) for r in rows)
+    for pid in {r["prompt_id"] for r in rows}:
+        mine = [r for r in rows if r["prompt_id"] == pid]
+        assert sum(r["correct"] for r in mine) / len(mine) == mine[0]["prompt_acc"]
     assert summary["completions"] == 8 and summary["generated_tokens"] > 0
     # the generated task YAML carries the recipe's sampling, not lm-eval's 256-token default
     task_yaml = (ctx.out / "tasks" / "heldout.yaml").read_text()

@@ -55,6 +55,22 @@ def test_training_items_exclude_eval_and_train_prompts(prompts_dir):
     assert not excluded_prompts(prompts_dir, exclude_train=False) - held_out(prompts_dir)
 
 
+def test_trace_style_picks_the_trace_design(prompts_dir):
+    from teachers.bootstrap import training_traces
+    from teachers.config import BootstrapConfig
+
+    old = training_traces(BootstrapConfig.model_validate(boot_config(train_examples=200)), set())
+    new = training_traces(BootstrapConfig.model_validate(boot_config(train_examples=200, trace_style="overthink")), set())
+    assert all("Add the columns, ones first." in t.reasoning for t in old)  # the default stays the first design
+    assert not any("Add the columns" in t.reasoning for t in new) and any("double-check" in t.reasoning for t in new)
+    with pytest.raises(ValueError, match="trace_style"):
+        BootstrapConfig.model_validate(boot_config(trace_style="r2"))
+    from teachers.bootstrap import trace_style
+
+    style = trace_style(BootstrapConfig.model_validate(boot_config(trace_style="overthink", direct_rate=0.4)))
+    assert (style.design, style.direct_rate) == ("overthink", 0.4)
+
+
 @pytest.mark.slow
 def test_stage_trains_and_saves_a_loadable_teacher(prompts_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
