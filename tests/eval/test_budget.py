@@ -8,7 +8,7 @@ import pytest
 
 from eval.budget import budget_metrics, completion_verdicts, default_budgets
 from eval.evaluate import task_metrics
-from eval.tasks import r1_utils
+from eval.tasks.r1 import r1_utils
 from tests.eval.helpers import RESULTS, metrics, report_context
 
 BUDGET = {"budgets": [60, 120, 240], "max_gen_toks": 240, "seed": 0}
