@@ -55,7 +55,7 @@ import shutil  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from factory.atomic import write_jsonl  # noqa: E402
+from core.atomic import write_jsonl  # noqa: E402
 from factory.stages import StageContext  # noqa: E402
 from teachers.backend_base import prompt_seed  # noqa: E402
 from teachers.config import TinyModel  # noqa: E402

@@ -15,9 +15,9 @@ import json
 import time
 from pathlib import Path
 
-from factory.atomic import write_json, write_jsonl
+from core.atomic import write_json, write_jsonl
 from factory.stages import StageContext
-from factory.think import answer_or_none
+from core.think import answer_or_none
 
 BOOTSTRAP_ITERS = 2000
 

@@ -194,7 +194,7 @@ def _report_data(report_dir: Path) -> dict | None:
 
 def cross_recipe(runs_dir: Path, out_dir: Path) -> list[Path]:
     """One leaderboard across recipes from every complete report artifact under runs_dir/<recipe>/report-*/."""
-    from factory.atomic import write_text
+    from core.atomic import write_text
 
     merged = {"recipe": "all recipes", "results": {}, "gates": {}, "lineage_text": {}}
     for report_dir in sorted(Path(runs_dir).glob("*/report-*")):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from eval.card import recommended_sampling, render_card
-from factory.atomic import publish_dir, write_json, write_text
+from core.atomic import publish_dir, write_json, write_text
 
 log = logging.getLogger(__name__)
 COMMIT_PREFIX = "factory release "

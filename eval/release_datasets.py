@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from eval.release import ReleaseRefused, hub_api, push_folder
-from factory.atomic import publish_dir, write_text
+from core.atomic import publish_dir, write_text
 
 PARQUET = "train-00000-of-00001.parquet"
 

@@ -19,7 +19,7 @@ from eval import gates as gating
 from eval.budget import eval_budgets
 from eval.leaderboard import render_html, render_markdown
 from eval.plot import budget_png, histogram_png, pareto_frontier, pareto_png
-from factory.atomic import read_jsonl, write_bytes, write_json, write_text
+from core.atomic import read_jsonl, write_bytes, write_json, write_text
 from factory.stages import StageContext
 
 THROUGHPUT_KEYS = ("tokens_per_s", "samples_per_s", "train_tokens_per_s", "throughput")

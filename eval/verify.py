@@ -21,7 +21,7 @@ from pathlib import Path
 
 from eval.config import VerificationConfig
 from eval.verifiers.batch import judge_rows, make_pool
-from factory.atomic import read_jsonl, write_jsonl
+from core.atomic import read_jsonl, write_jsonl
 
 POOL_MIN_ROWS = 20_000
 
@@ -117,7 +117,7 @@ def run(ctx) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from factory.atomic import dumps
+    from core.atomic import dumps
 
     samples, prompts, out = (Path(a) for a in (argv or sys.argv[1:]))
     print(dumps(verify_folder(samples / "samples", prompts / "train.jsonl", out, VerificationConfig())))

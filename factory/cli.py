@@ -132,7 +132,7 @@ def status(recipe: Path = RecipeArg,
     submitted with --executor slurm|ray each stage's job id and state on the cluster."""
     from factory import runner
     from factory.executors.status import job_states
-    from factory.manifest import read_manifest
+    from core.manifest import read_manifest
 
     r = _load(recipe)
     planned = runner.plan(r, full_check=verify)
@@ -196,7 +196,7 @@ def generate(recipe: Path = RecipeArg,
     """Scale-out teacher generation: run only shards with shard_idx % N == I (see teachers/generate.py)."""
     from factory import runner
     from factory.stages import StageContext
-    from factory.manifest import read_manifest
+    from core.manifest import read_manifest
     from teachers.generate import generate_shards
 
     r = _load(recipe)

@@ -16,7 +16,7 @@ from typing import Any
 
 from eval.budget import default_budgets
 from factory import __version__
-from factory.hashing import library_versions, stable_hash
+from core.hashing import library_versions, stable_hash
 from factory.recipe import Recipe
 from factory.stages import STAGE_FORMATS
 from students import kinds

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from factory.atomic import write_bytes, write_text
+from core.atomic import write_bytes, write_text
 
 
 def publish_report(recipe, report_dir: Path, target: Path, command: str) -> Path:

@@ -13,10 +13,10 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from eval.config import EvalConfig, VerificationConfig
-from factory import safe_yaml
+from core import safe_yaml
 from factory.data.config import DatasetsConfig, PromptsConfig
 from factory.hardware import HardwareConfig
-from factory.schema_base import Strict, check_slug
+from core.schema_base import Strict, check_slug
 from students.config import StudentJob
 from students.tracking import TrackingConfig
 from teachers.config import GenerationConfig, TeacherConfig

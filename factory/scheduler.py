@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from factory.gpus import GpuPool, Lease, visible_gpus
-from factory.lifetime import die_with_parent
+from core.lifetime import die_with_parent
 from factory.progress import console
 from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv, run_stage
 from factory.stages import stage_function

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Callable
 
 from factory import __version__
-from factory.atomic import publish_dir
+from core.atomic import publish_dir
 from factory.graph import Stage, artifact_dir, build_graph
-from factory.hashing import library_versions
-from factory.manifest import check_artifact, read_manifest, write_manifest
+from core.hashing import library_versions
+from core.manifest import check_artifact, read_manifest, write_manifest
 from factory.progress import console
 from factory.recipe import Recipe
 from factory.stages import StageContext, stage_function

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from factory.atomic import write_json
+from core.atomic import write_json
 
 CHECKPOINTS = "checkpoints"
 

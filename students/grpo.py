@@ -38,7 +38,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.schema_base import Strict
+from core.schema_base import Strict
 from students import common, job_base, launch, loading, rewards, scale
 
 # DLER (NVIDIA 2025): the GRPOConfig values of its recipe.

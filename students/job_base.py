@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from factory.schema_base import Strict, check_slug
+from core.schema_base import Strict, check_slug
 from students import trl_fields
 from teachers.config import BootstrapConfig, TinyModel
 

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summary", type=Path, default=None)
     args = parser.parse_args(argv)
     os.environ[ENV_FLAG] = "1"  # the job runs here; do not launch again
-    from factory.atomic import write_json
+    from core.atomic import write_json
     from factory.stages import stage_function
 
     ctx = load_context(args.context)

@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from factory.atomic import dumps, write_text
-from factory.lifetime import die_with_parent
+from core.atomic import dumps, write_text
+from core.lifetime import die_with_parent
 from students import preemption
 
 CONFIGS = Path(__file__).resolve().parent / "configs"

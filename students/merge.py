@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.atomic import write_text
+from core.atomic import write_text
 from students import common, job_base
 
 
@@ -73,7 +73,7 @@ def estimate(recipe, stage, job: MergeJob, hw):
 
 def long_ancestor(long_artifact: Path, manifest: dict | None) -> str | None:
     """The model the long student was trained from, from its manifest (None when unknown)."""
-    from factory.manifest import read_manifest
+    from core.manifest import read_manifest
 
     manifest = manifest or read_manifest(long_artifact) or {}
     init = (manifest.get("inputs") or {}).get("init")

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from factory.schema_base import Strict
+from core.schema_base import Strict
 
 LOG_DIR = "runs"  # inside the stage folder: the artifact keeps its training curves
 

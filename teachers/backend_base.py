@@ -28,7 +28,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Protocol
 
-from factory.hashing import stable_hash
+from core.hashing import stable_hash
 
 
 class PermanentError(RuntimeError):

@@ -13,7 +13,7 @@ is refused (the run stops) rather than silently ignored.
 
 from __future__ import annotations
 
-from factory.hashing import stable_hash
+from core.hashing import stable_hash
 from teachers.backend_base import GenOutput, GenRequest, PermanentError
 
 # SamplingParams field -> transformers GenerationConfig field, where one exists

@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from factory.lifetime import die_with_parent
+from core.lifetime import die_with_parent
 from teachers.backend_base import GenOutput, GenRequest, PermanentError
 
 READY_TIMEOUT_S = 900
@@ -42,7 +42,7 @@ class _Worker:
         self.log_path = log_path
         self.log = open(log_path, "ab")
         self.closing = False
-        # The worker dies with the stage (factory.lifetime): an orphan would keep its GPU memory.
+        # The worker dies with the stage (core.lifetime): an orphan would keep its GPU memory.
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      env=env, text=True, bufsize=1, preexec_fn=die_with_parent)
 

@@ -28,8 +28,8 @@ import statistics
 import time
 from pathlib import Path
 
-from factory.atomic import read_jsonl
-from factory.think import answer_or_none
+from core.atomic import read_jsonl
+from core.think import answer_or_none
 from teachers.config import BootstrapConfig
 from teachers.traces import TraceStyle, trace_for_item
 

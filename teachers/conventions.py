@@ -20,8 +20,8 @@ from pathlib import Path
 import yaml
 from pydantic import Field
 
-from factory.schema_base import Strict
-from factory.think import split_think
+from core.schema_base import Strict
+from core.think import split_think
 
 HERE = Path(__file__).resolve().parent
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -115,7 +115,7 @@ def complete_text(generated: str, opens_think: bool) -> str:
 def split_completion(text: str) -> tuple[str, str, bool]:
     """(reasoning, answer, truncated). No `</think>` means truncated and NO answer (lm-eval issue 3382).
 
-    One parser for the whole factory: factory/think.py.
+    One parser for the whole factory: core/think.py.
     """
     reasoning, answer, _format_ok, truncated = split_think(text)
     return reasoning, ("" if truncated else answer), truncated

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from factory.atomic import dumps
+from core.atomic import dumps
 from teachers.claims import Lease, owner_id
 from teachers.shards import PartialWriter, ShardPaths, discard, finalize, read_partial, shard_problem
 

@@ -37,8 +37,8 @@ import json
 import time
 from pathlib import Path
 
-from factory.atomic import read_jsonl
-from factory.hashing import stable_hash
+from core.atomic import read_jsonl
+from core.hashing import stable_hash
 from factory.progress import progress_bar
 from teachers.backend_base import GenOutput, GenRequest, make_backend, prompt_seed, resolve_backend_name
 from teachers.config import GenerationConfig, TeacherConfig

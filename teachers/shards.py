@@ -22,8 +22,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.atomic import dumps, write_json, write_text
-from factory.hashing import file_sha256
+from core.atomic import dumps, write_json, write_text
+from core.hashing import file_sha256
 
 
 def assign_shards(prompts: list[dict], num_shards: int) -> list[list[dict]]:

@@ -22,7 +22,7 @@ import pytest
 
 from factory import runner
 from factory.graph import Stage
-from factory.manifest import check_artifact
+from core.manifest import check_artifact
 
 KILLS = 5
 

@@ -1,13 +1,13 @@
 """Judge a completion's `<think>` format and pick the final answer out of the answer text.
 
-The split into reasoning and answer is factory/think.py's `split_think` (the one parser, re-exported here).
+The split into reasoning and answer is core/think.py's `split_think` (the one parser, re-exported here).
 """
 
 from __future__ import annotations
 
 import re
 
-from factory.think import CLOSE, OPEN, ThinkSplit, split_think
+from core.think import CLOSE, OPEN, ThinkSplit, split_think
 
 __all__ = ["CLOSE", "OPEN", "ThinkSplit", "final_answer", "last_boxed", "last_math_segment", "split_think"]
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")

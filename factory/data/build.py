@@ -25,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from factory.atomic import publish_dir, write_json
+from core.atomic import publish_dir, write_json
 from factory.data import cards, pairs, rejection, rl_pool, shortest
 from factory.data.config import DatasetsConfig
 from factory.data.samples import PromptGroup, iter_groups, tokens

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from factory.atomic import write_bytes, write_text
+from core.atomic import write_bytes, write_text
 
 PLOT_NAME = "lengths.png"
 

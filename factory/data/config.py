@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from factory.schema_base import Strict, check_slug
+from core.schema_base import Strict, check_slug
 
 
 class PromptSource(Strict):

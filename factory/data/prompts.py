@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from factory.atomic import write_jsonl
+from core.atomic import write_jsonl
 from factory.data.config import PromptsConfig
 from factory.data.decontaminate import Decontaminator, Deduplicator
 from factory.data.sources import load_source

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from factory.think import OPEN, split_think
+from core.think import OPEN, split_think
 
 
 class ShardOrderError(ValueError):

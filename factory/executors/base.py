@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from factory.atomic import write_json
+from core.atomic import write_json
 from factory.executors.resources import Resources, stage_resources
-from factory.manifest import check_artifact
+from core.manifest import check_artifact
 from factory.progress import console
 from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv
 

@@ -14,7 +14,7 @@ import os
 import traceback
 from pathlib import Path
 
-from factory.manifest import check_artifact
+from core.manifest import check_artifact
 from factory.stage_run import PlannedStage, StageFailed, run_stage
 
 

@@ -131,7 +131,7 @@ def published_run(tmp: Path, model_dir: Path, release: dict | None = None, datas
 
     from eval.report import run as report_run
     from factory.graph import artifact_dir, build_graph
-    from factory.manifest import write_manifest as factory_manifest
+    from core.manifest import write_manifest as factory_manifest
     from factory.recipe import load_recipe
     from tests.conftest import minimal_recipe
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from factory import stages
-from factory.atomic import write_json
+from core.atomic import write_json
 
 
 def echo(ctx) -> dict:

@@ -18,7 +18,7 @@ import yaml
 
 from factory import runner
 from factory.executors.base import read_jobs
-from factory.manifest import read_manifest
+from core.manifest import read_manifest
 from factory.recipe import load_recipe
 from tests.conftest import REPO
 from tests.factory.test_executor_slurm import slurm  # noqa: F401  (the cluster fixture)

@@ -17,7 +17,7 @@ import pytest
 
 from factory import runner
 from factory.executors.base import read_jobs
-from factory.manifest import read_manifest
+from core.manifest import read_manifest
 from factory.recipe import load_recipe
 from tests.conftest import minimal_recipe
 from tests.factory import fake_stages

@@ -20,7 +20,7 @@ import pytest
 
 from factory import runner
 from factory.graph import build_graph
-from factory.manifest import read_manifest
+from core.manifest import read_manifest
 from factory.recipe import load_recipe
 from tests.conftest import REPO, minimal_recipe
 from tests.factory import fake_stages

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from factory import runner
-from factory.manifest import read_manifest
+from core.manifest import read_manifest
 from factory.recipe import load_recipe
 from tests.conftest import REPO, minimal_recipe
 from tests.factory import fake_stages
@@ -181,7 +181,7 @@ def test_read_only_run_folder_gives_one_line_naming_the_path(tmp_path, write_rec
 
 
 def test_disk_full_leaves_nothing_half_written(tmp_path):
-    from factory.atomic import WriteError, write_bytes
+    from core.atomic import WriteError, write_bytes
 
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this machine")
@@ -194,7 +194,7 @@ def test_disk_full_leaves_nothing_half_written(tmp_path):
         os.dup2(os.open("/dev/full", os.O_WRONLY), fd)
         return real_fdopen(fd, *a, **k)
 
-    import factory.atomic as atomic
+    import core.atomic as atomic
 
     orig = atomic.os.fdopen
     atomic.os.fdopen = full_fdopen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory.atomic import write_jsonl
+from core.atomic import write_jsonl
 from factory.stages import StageContext
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from factory.cli import app
 from teachers.driver import SamplesFailed
 from teachers.generate import run

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from teachers.generate import run
 from tests.teachers.helpers import generate_ctx, write_prompts
 

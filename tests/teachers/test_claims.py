@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from teachers.claims import Lease, LeaseLost
 from teachers.generate import run
 from tests.teachers.fake_openai import serve

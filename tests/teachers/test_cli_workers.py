@@ -6,9 +6,9 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from factory import runner
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from factory.cli import app
-from factory.manifest import read_manifest
+from core.manifest import read_manifest
 from factory.recipe import load_recipe
 from tests.conftest import minimal_recipe
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from factory.atomic import read_jsonl
-from factory.hashing import file_sha256
+from core.atomic import read_jsonl
+from core.hashing import file_sha256
 from teachers.generate import generate_shards, run
 from tests.teachers.helpers import generate_ctx, write_prompts
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from tests.teachers.helpers import generate_ctx, write_prompts
 
 GEN = {"n": 2, "max_tokens": 6, "shards": 3, "batch_size": 1, "temperature": 1.0, "top_p": 1.0, "seed": 5}

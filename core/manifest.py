@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from factory.atomic import write_json
-from factory.hashing import file_sha256
+from core.atomic import write_json
+from core.hashing import file_sha256
 
 MANIFEST = "manifest.json"
 

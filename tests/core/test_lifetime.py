@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 STARTER = """
 import subprocess, sys, time
-from factory.lifetime import die_with_parent
+from core.lifetime import die_with_parent
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
                          preexec_fn=die_with_parent if sys.argv[1] == "yes" else None)
 print(child.pid, flush=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory import safe_yaml
+from core import safe_yaml
 from tests.conftest import minimal_recipe
 
 MiB = 1 << 20

@@ -1,4 +1,4 @@
-"""One `<think>` parser: every reader of a completion agrees with factory.think.split_think, and no one else parses."""
+"""One `<think>` parser: every reader of a completion agrees with core.think.split_think, and no one else parses."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from factory.think import answer_or_none, split_think
+from core.think import answer_or_none, split_think
 
 ROOT = Path(__file__).resolve().parents[2]
 # completion -> (reasoning, answer, format_ok, truncated)
@@ -56,9 +56,9 @@ def test_datasets_keep_a_well_formed_completion_verbatim_and_rebuild_the_rest():
 
 
 def test_no_module_parses_think_tags_by_hand():
-    """A split/partition/find on the closing tag anywhere but factory/think.py is a second parser."""
+    """A split/partition/find on the closing tag anywhere but core/think.py is a second parser."""
     by_hand = re.compile(r"""(split|partition|index|find)\(\s*("</think>"|'</think>'|THINK_CLOSE|THINK_END|CLOSE)""")
-    allowed = {ROOT / "factory" / "think.py", ROOT / "eval" / "tasks" / "r1" / "r1_utils.py"}  # the task file stands alone
+    allowed = {ROOT / "core" / "think.py", ROOT / "eval" / "tasks" / "r1" / "r1_utils.py"}  # the task file stands alone
     offenders = [str(p.relative_to(ROOT)) for pkg in ("factory", "teachers", "students", "eval")
                  for p in (ROOT / pkg).rglob("*.py") if p not in allowed and by_hand.search(p.read_text())]
     assert offenders == []
