@@ -96,10 +96,8 @@ def run(ctx) -> dict:
     return common.summary(trainer, result, wall_s, "loss") | {"prompts": len(dataset), "beta": trainer.args.beta}
 
 
-def estimate(recipe, stage, job: DistillJob, hw):
+def estimate(recipe, stage, job: DistillJob, hw, E):
     """One on-policy completion per prompt and step, plus the teacher's forward over it (2 N_teacher per token)."""
-    from factory import estimate as E
-
     completion = job.max_completion_length * E._fraction(hw)
     completions = job.max_steps * job.global_batch if job.max_steps > 0 else \
         E.train_prompts(recipe) * job.num_train_epochs

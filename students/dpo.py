@@ -107,10 +107,8 @@ def run(ctx) -> dict:
     return run_pairs(ctx, DPOJob, build_trainer)
 
 
-def estimate(recipe, stage, job: PreferenceJob, hw, flops_per_param_token: float = 8.0):
+def estimate(recipe, stage, job: PreferenceJob, hw, E, flops_per_param_token: float = 8.0):
     """Pairs × (chosen + rejected) tokens; sigmoid DPO also runs the reference model forward (+2N per token)."""
-    from factory import estimate as E
-
     completion = E._completion_tokens(recipe, hw)
     examples = E.train_prompts(recipe) * min(recipe.datasets.pairs.max_pairs_per_prompt, recipe.generation.n - 1)
     per_example = 2 * min(E._prompt_tokens(completion) + completion, job.max_length)

@@ -190,10 +190,8 @@ def run(ctx) -> dict:
         "dynamic_sampling": job.drops_equal_groups}
 
 
-def estimate(recipe, stage, job: GRPOJob, hw):
+def estimate(recipe, stage, job: GRPOJob, hw, E):
     """Rollouts (sampled at the eval rate) plus training on prompt + completion tokens."""
-    from factory import estimate as E
-
     completion = job.max_completion_length * E._fraction(hw)
     pool = E.train_prompts(recipe) * (recipe.datasets.rl_pool.max_pass_rate - recipe.datasets.rl_pool.min_pass_rate)
     completions = job.max_steps * job.global_batch if job.max_steps > 0 else pool * job.num_generations * \

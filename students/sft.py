@@ -87,10 +87,8 @@ def run(ctx) -> dict:
                                                                 "packing": bool(trainer.args.packing)}
 
 
-def estimate(recipe, stage, job: SFTJob, hw):
+def estimate(recipe, stage, job: SFTJob, hw, E):
     """Examples × tokens: rejection-sampled (capped per prompt) or one shortest-correct sample per prompt."""
-    from factory import estimate as E
-
     prompts, n, p = E.train_prompts(recipe), recipe.generation.n, hw.pass_rate or E.DEFAULT_PASS_RATE
     completion = E._completion_tokens(recipe, hw)
     prompt = E._prompt_tokens(completion)
