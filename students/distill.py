@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from students import common, job_base, launch, loading
+from students import common, job_base, launch, loading, trainer_args
 
 # DistillationConfig turns gradient checkpointing and bf16 on by default; the factory keeps its own defaults
 # (students/common.py), so a job behaves the same on CPU and GPU unless it asks.
@@ -68,11 +68,11 @@ def build_trainer(job: DistillJob, model_path: str, teacher: str, dataset, out, 
     from trl import DistillationConfig, DistillationTrainer
 
     check_same_tokenizer(common.load_tokenizer(model_path), common.load_tokenizer(teacher), job.name)
-    args = common.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(
+    args = trainer_args.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(
         max_completion_length=job.max_completion_length)
     config = DistillationConfig(**args)  # before both models' weights: ZeRO-3 / FSDP load them partitioned
     tokenizer, model = loading.load_for_training(model_path, job, config)
-    teacher_model = common.load_model(teacher, job, tokenizer)
+    teacher_model = loading.load_model(teacher, job, tokenizer)
     if teacher_model.get_input_embeddings().num_embeddings != model.get_input_embeddings().num_embeddings:
         teacher_model.resize_token_embeddings(model.get_input_embeddings().num_embeddings)  # only a pad row
     teacher_model.eval()
