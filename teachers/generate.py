@@ -40,7 +40,8 @@ from pathlib import Path
 from core.atomic import read_jsonl
 from core.hashing import stable_hash
 from factory.progress import progress_bar
-from teachers.backend_base import GenOutput, GenRequest, make_backend, prompt_seed, resolve_backend_name
+from teachers.backend_base import GenOutput, GenRequest, prompt_seed, resolve_backend_name
+from teachers.backends import make_backend
 from teachers.config import GenerationConfig, TeacherConfig
 from teachers.conventions import (THINK_CLOSE, THINK_OPEN, Convention, complete_text, get_convention,
                                   messages_for, prompt_opens_think, render_prompt, split_completion)
