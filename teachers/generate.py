@@ -62,7 +62,7 @@ def run(ctx) -> dict:
         return generate_shards(ctx, worker_index=0, num_workers=1)
     from teachers.ray_workers import run_on_ray
 
-    workers = run_on_ray(ctx, gen.ray)
+    workers = run_on_ray(ctx, gen.ray, generate_shards)
     summary = generate_shards(ctx, worker_index=0, num_workers=1)
     summary["new_samples"] += sum(w["new_samples"] for w in workers)
     summary["ray_workers"] = len(workers)
