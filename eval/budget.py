@@ -4,7 +4,7 @@ Sampling is token by token, so generating with `max_gen_toks = B` gives exactly 
 sampled with a larger cap. Accuracy at B therefore needs no new generation: a completion that had not closed
 `</think>` and ended within B tokens would have been cut before its answer (no answer, scored 0, as everywhere in
 this factory); one that did keeps its verdict. The interval is the eval's own 95 % bootstrap over prompts
-(`eval.evaluate.bootstrap_ci`, same seed), so at the eval's own `max_gen_toks` the figure is the leaderboard's.
+(`eval.stats.bootstrap_ci`, same seed), so at the eval's own `max_gen_toks` the figure is the leaderboard's.
 
 Needs each completion's verdict, which `eval.evaluate` writes into `samples/<task>.jsonl` (`correct`); a sample
 log without it (an eval stage from before this field) gives no budget figures rather than guessed ones.
@@ -64,7 +64,7 @@ def answered_within(row: dict, budget: int, max_gen_toks: int) -> bool:
 
 def budget_metrics(rows: list[dict], budgets: list[int], max_gen_toks: int, seed: int = 0) -> list[dict] | None:
     """acc, 95 % CI over prompts and the share of completions finished, at each budget; None without verdicts."""
-    from eval.evaluate import bootstrap_ci
+    from eval.stats import bootstrap_ci
 
     if not rows or any(r.get("correct") is None for r in rows):
         return None

@@ -18,9 +18,7 @@ from pathlib import Path
 from core.atomic import write_json, write_jsonl
 from factory.stages import StageContext
 from core.think import answer_or_none
-
-BOOTSTRAP_ITERS = 2000
-
+from eval.stats import BOOTSTRAP_ITERS, bootstrap_ci  # noqa: F401  (BOOTSTRAP_ITERS: the old name here)
 
 def model_source(ctx: StageContext) -> str:
     """Folder of the model to evaluate (upstream artifact) or the recipe's teacher id/path (a .gguf teacher:
@@ -38,18 +36,6 @@ def model_source(ctx: StageContext) -> str:
     if ctx.recipe is not None and Path(ctx.recipe.resolve_path(teacher)).exists():
         teacher = str(ctx.recipe.resolve_path(teacher))
     return resolve_gguf(teacher)
-
-
-def bootstrap_ci(per_prompt: list[float], seed: int = 0, iters: int = BOOTSTRAP_ITERS) -> list[float]:
-    """95 % percentile bootstrap interval of the mean, resampling prompts."""
-    import numpy as np
-
-    if not per_prompt:
-        return [0.0, 0.0]
-    rng = np.random.default_rng(seed)
-    values = np.asarray(per_prompt, dtype=float)
-    means = values[rng.integers(0, len(values), size=(iters, len(values)))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
 def _completions(sample: dict) -> list[str]:

@@ -35,16 +35,12 @@ class ReleaseRefused(Exception):
     """A student cannot be released; the message is one line saying why."""
 
 
-def report_artifact(recipe) -> tuple[dict[str, Path], Path]:
-    """Folders of every complete stage (name -> dir) and the complete report folder, or refuse."""
-    from factory.runner import plan
-
-    planned = plan(recipe)
-    done = {p.stage.name: p.dir for p in planned if p.cached}
+def report_artifact(recipe, done: dict[str, Path]) -> Path:
+    """The complete report folder among the complete stages (name -> dir, resolved by the caller), or refuse."""
     if "report" not in done:
         raise ReleaseRefused(f"recipe '{recipe.name}' has no complete report; run `factory report` first "
                              "(only evaluated students that pass their gates are released)")
-    return done, done["report"]
+    return done["report"]
 
 
 def chosen_students(gates: dict, student: str | None) -> list[str]:
@@ -216,10 +212,13 @@ def push_folder(recipe, folder: Path, repo_id: str, backoff_s: float = 1.0, repo
     return f"pushed {kind}{repo_id}@{revision} ({'private' if rel.private else 'public'}): {getattr(info, 'oid', '')}"
 
 
-def push_students(recipe, student: str | None = None, dry_run: bool = False,
+def push_students(recipe, folders: dict[str, Path], student: str | None = None, dry_run: bool = False,
                   backoff_s: float = 1.0) -> Iterator[str]:
-    """Release folders for the chosen students; dry run lists them, else uploads. Yields one line per event."""
-    folders, report = report_artifact(recipe)
+    """Release folders for the chosen students; dry run lists them, else uploads. Yields one line per event.
+
+    `folders` maps every complete stage's name to its folder; the orchestration resolves it (the release
+    does not plan the run itself, so this module stays below factory's orchestration)."""
+    report = report_artifact(recipe, folders)
     gates = _read_json(report / "gates.json")
     for label in chosen_students(gates, student):
         if f"student.{label}" not in folders:

@@ -23,11 +23,8 @@ from core.atomic import publish_dir, write_text
 PARQUET = "train-00000-of-00001.parquet"
 
 
-def datasets_artifact(recipe) -> Path:
-    """The complete `datasets` stage folder of the recipe, or refuse."""
-    from factory.runner import plan
-
-    done = {p.stage.name: p.dir for p in plan(recipe) if p.cached}
+def datasets_artifact(recipe, done: dict[str, Path]) -> Path:
+    """The complete `datasets` stage folder among the complete stages (name -> dir), or refuse."""
     if "datasets" not in done:
         raise ReleaseRefused(f"recipe '{recipe.name}' has no complete datasets stage; run `factory run` first")
     return done["datasets"]
@@ -63,9 +60,12 @@ def build_dataset_folder(recipe, name: str, src: Path):
     return final, len(ds)
 
 
-def push_datasets(recipe, dry_run: bool = False, backoff_s: float = 1.0) -> Iterator[str]:
-    """Release folders for every non-empty dataset; dry run lists them, else uploads. One line per event."""
-    found = saved_datasets(datasets_artifact(recipe))
+def push_datasets(recipe, folders: dict[str, Path], dry_run: bool = False,
+                  backoff_s: float = 1.0) -> Iterator[str]:
+    """Release folders for every non-empty dataset; dry run lists them, else uploads. One line per event.
+
+    `folders` maps every complete stage's name to its folder, resolved by the orchestration (factory/cli.py)."""
+    found = saved_datasets(datasets_artifact(recipe, folders))
     if not found:
         raise ReleaseRefused("the datasets stage saved no dataset; nothing to release")
     if not dry_run:

@@ -179,10 +179,13 @@ def push(recipe: Path = RecipeArg,
     """Release students that passed their gates (or, with --datasets, the datasets) to the Hugging Face Hub."""
     from eval.release import ReleaseRefused, push_students
     from eval.release_datasets import push_datasets
+    from factory.runner import completed_stages
 
     r = _load(recipe)
     try:
-        lines = push_datasets(r, dry_run=dry_run) if datasets else push_students(r, student=student, dry_run=dry_run)
+        done = completed_stages(r)
+        lines = push_datasets(r, done, dry_run=dry_run) if datasets else \
+            push_students(r, done, student=student, dry_run=dry_run)
         for line in lines:
             typer.echo(line)
     except ReleaseRefused as e:

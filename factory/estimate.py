@@ -16,6 +16,7 @@ total wall time is a sum (eval stages could overlap; the total is an upper bound
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 from factory import memory
@@ -314,7 +315,7 @@ def estimate(recipe: Recipe) -> list[StageEstimate]:
         elif stage.kind == "bootstrap":
             out.append(_bootstrap(stage, hw))
         elif stage.name in stage_jobs:
-            out.append(kinds.estimate(recipe, stage, jobs[stage_jobs[stage.name]], hw))
+            out.append(kinds.estimate(recipe, stage, jobs[stage_jobs[stage.name]], hw, sys.modules[__name__]))
         elif stage.kind == "eval":
             out.append(_eval(recipe, stage, hw, stages))
         else:  # prompts, datasets, base.*, report: CPU bookkeeping

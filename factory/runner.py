@@ -16,8 +16,8 @@ from pathlib import Path
 from factory.graph import upstream
 from factory.recipe import Recipe
 from factory.scheduler import run_parallel
-from factory.stage_run import (PlannedStage, StageFailed, needs_run, plan,  # noqa: F401  (the runner's API)
-                               redacted_argv, run_stage)
+from factory.stage_run import (PlannedStage, StageFailed, completed_stages, needs_run,  # noqa: F401  (API)
+                               plan, redacted_argv, run_stage)
 from factory.stages import stage_function
 
 _redacted_argv = redacted_argv  # older names, kept for callers and tests

@@ -59,6 +59,11 @@ def plan(recipe: Recipe, full_check: bool = False) -> list[PlannedStage]:
     return out
 
 
+def completed_stages(recipe: Recipe) -> dict[str, Path]:
+    """name -> folder of every stage whose artifact is complete: what `factory push` releases from."""
+    return {p.stage.name: p.dir for p in plan(recipe) if p.cached}
+
+
 def needs_run(p: PlannedStage, force: tuple[str, ...]) -> bool:
     """False (and say so) for a reusable artifact; True for a stage to run (saying why if corrupt)."""
     if p.cached and p.stage.name not in force:

@@ -72,16 +72,6 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def load_model(path: str, job, tokenizer):
-    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != turn end enforced.
-    Outside a trainer only: jobs load through students.loading.load_for_training, after their config."""
-    from students import loading
-
-    model = loading.from_pretrained(path, job)
-    ensure_distinct_pad(tokenizer, model)
-    return model
-
-
 def stretched_config(path: str, job):
     """The base model's config, with the context stretched when the job asks (open-r1 raises RoPE theta
     so 32k-token traces fit Qwen2.5-Math's 4k native window). Only SFT jobs carry these fields."""
@@ -163,38 +153,6 @@ def load_split(ctx, name: str):
 FACTORY_DEFAULTS: dict[str, Any] = dict(save_steps=100, max_grad_norm=1.0, gradient_checkpointing=False, bf16=False,
                                         use_liger_kernel=False, logging_steps=1, log_level="error",
                                         dataloader_num_workers=0)
-
-
-def common_args(job, out: Path, save_steps: int | None = None, defaults: dict | None = None,
-                tracking: dict | None = None) -> dict[str, Any]:
-    """Keyword arguments for a job's TRL config: factory defaults < the kind's `defaults` < the job's top-level
-    fields < its `trl:` block; then what the factory manages (students/job_base.py MANAGED). bf16 and Liger
-    need CUDA: without it they are switched off (the same recipe runs on a laptop)."""
-    from students import loading, scale  # at size: sequence parallelism (students/scale.py)
-    from students import tracking as tracking_mod
-
-    cuda = has_cuda()
-    args = FACTORY_DEFAULTS | scale.trainer_kwargs(job, loading.attn_implementation(job)) | (defaults or {}) | dict(
-        learning_rate=job.learning_rate,
-        per_device_train_batch_size=job.per_device_train_batch_size,
-        gradient_accumulation_steps=job.gradient_accumulation_steps,
-        max_steps=job.max_steps,
-        num_train_epochs=job.num_train_epochs,
-        seed=job.seed,
-    ) | dict(job.trl)
-    if save_steps:
-        args["save_steps"] = save_steps
-    if not cuda:
-        args["bf16"] = args["use_liger_kernel"] = False
-    return args | tracking_mod.trainer_args(tracking, out) | dict(
-        output_dir=str(Path(out) / CHECKPOINTS),
-        use_cpu=not cuda,
-        disable_tqdm=True,
-        save_strategy="steps",
-        save_total_limit=1,
-        include_num_input_tokens_seen="non_padding",
-        ddp_backend="gloo" if distributed() and not cuda else None,
-    )
 
 
 def latest_checkpoint(out: Path) -> str | None:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from students import common, job_base, launch, loading
+from students import common, job_base, launch, loading, trainer_args
 
 # DistillationConfig turns gradient checkpointing and bf16 on by default; the factory keeps its own defaults
 # (students/common.py), so a job behaves the same on CPU and GPU unless it asks.
@@ -68,11 +68,11 @@ def build_trainer(job: DistillJob, model_path: str, teacher: str, dataset, out, 
     from trl import DistillationConfig, DistillationTrainer
 
     check_same_tokenizer(common.load_tokenizer(model_path), common.load_tokenizer(teacher), job.name)
-    args = common.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(
+    args = trainer_args.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(
         max_completion_length=job.max_completion_length)
     config = DistillationConfig(**args)  # before both models' weights: ZeRO-3 / FSDP load them partitioned
     tokenizer, model = loading.load_for_training(model_path, job, config)
-    teacher_model = common.load_model(teacher, job, tokenizer)
+    teacher_model = loading.load_model(teacher, job, tokenizer)
     if teacher_model.get_input_embeddings().num_embeddings != model.get_input_embeddings().num_embeddings:
         teacher_model.resize_token_embeddings(model.get_input_embeddings().num_embeddings)  # only a pad row
     teacher_model.eval()
@@ -96,10 +96,8 @@ def run(ctx) -> dict:
     return common.summary(trainer, result, wall_s, "loss") | {"prompts": len(dataset), "beta": trainer.args.beta}
 
 
-def estimate(recipe, stage, job: DistillJob, hw):
+def estimate(recipe, stage, job: DistillJob, hw, E):
     """One on-policy completion per prompt and step, plus the teacher's forward over it (2 N_teacher per token)."""
-    from factory import estimate as E
-
     completion = job.max_completion_length * E._fraction(hw)
     completions = job.max_steps * job.global_batch if job.max_steps > 0 else \
         E.train_prompts(recipe) * job.num_train_epochs

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from students import common, job_base, launch, loading
+from students import common, job_base, launch, loading, trainer_args
 
 PAIR_COLUMNS = ["prompt", "chosen", "rejected"]
 
@@ -67,7 +67,7 @@ def select_pairs(dataset, job: PreferenceJob):
 def preference_trainer(job: PreferenceJob, model_path: str, dataset, out, config_cls, trainer_cls,
                        defaults: dict | None = None, tracking: dict | None = None, **trainer_kwargs):
     """Any pair trainer of TRL (DPO, CPO/SimPO, ORPO) with the shared arguments and the job's `trl:` block."""
-    args = common.common_args(job, out, defaults=defaults, tracking=tracking) | dict(max_length=job.max_length)
+    args = trainer_args.common_args(job, out, defaults=defaults, tracking=tracking) | dict(max_length=job.max_length)
     config = config_cls(**args)  # before the weights: ZeRO-3 / FSDP load partitioned (students/loading.py)
     tokenizer, model = loading.load_for_training(model_path, job, config)
     return trainer_cls(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
@@ -107,10 +107,8 @@ def run(ctx) -> dict:
     return run_pairs(ctx, DPOJob, build_trainer)
 
 
-def estimate(recipe, stage, job: PreferenceJob, hw, flops_per_param_token: float = 8.0):
+def estimate(recipe, stage, job: PreferenceJob, hw, E, flops_per_param_token: float = 8.0):
     """Pairs × (chosen + rejected) tokens; sigmoid DPO also runs the reference model forward (+2N per token)."""
-    from factory import estimate as E
-
     completion = E._completion_tokens(recipe, hw)
     examples = E.train_prompts(recipe) * min(recipe.datasets.pairs.max_pairs_per_prompt, recipe.generation.n - 1)
     per_example = 2 * min(E._prompt_tokens(completion) + completion, job.max_length)

@@ -39,7 +39,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from core.schema_base import Strict
-from students import common, job_base, launch, loading, rewards, scale
+from students import common, job_base, launch, loading, rewards, scale, trainer_args
 
 # DLER (NVIDIA 2025): the GRPOConfig values of its recipe.
 DLER_TRL = dict(scale_rewards="batch", epsilon_high=0.28, loss_type="dapo", mask_truncated_completions=True)
@@ -148,7 +148,7 @@ def grpo_config(job: GRPOJob, out, tracking: dict | None = None):
 
     preset = DLER_TRL if job.preset == "dler" else {}
     vllm = use_vllm(job)
-    args = common.common_args(job, out, defaults=(vllm_defaults(job) if vllm else {}) | preset, tracking=tracking)
+    args = trainer_args.common_args(job, out, defaults=(vllm_defaults(job) if vllm else {}) | preset, tracking=tracking)
     if not vllm:  # CPU, or `trl: {use_vllm: false}`: transformers generate; the vLLM settings do not apply
         args = {k: v for k, v in args.items() if not k.startswith("vllm_")} | {"use_vllm": False}
     return GRPOConfig(**args, num_generations=job.num_generations, max_completion_length=job.max_completion_length)
@@ -190,10 +190,8 @@ def run(ctx) -> dict:
         "dynamic_sampling": job.drops_equal_groups}
 
 
-def estimate(recipe, stage, job: GRPOJob, hw):
+def estimate(recipe, stage, job: GRPOJob, hw, E):
     """Rollouts (sampled at the eval rate) plus training on prompt + completion tokens."""
-    from factory import estimate as E
-
     completion = job.max_completion_length * E._fraction(hw)
     pool = E.train_prompts(recipe) * (recipe.datasets.rl_pool.max_pass_rate - recipe.datasets.rl_pool.min_pass_rate)
     completions = job.max_steps * job.global_batch if job.max_steps > 0 else pool * job.num_generations * \

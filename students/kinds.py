@@ -6,7 +6,8 @@ A kind module exports
 - `stages(job, wiring)`: its graph wiring, `[(stage name, extra config, {role: upstream stage})]` —
   trained kinds use job_base.train_stages with the roles they need (`data`, `teacher`), merge has no data;
 - `run(ctx) -> dict`: the stage (heavy imports inside);
-- `estimate(recipe, stage, job, hw) -> StageEstimate`: its resource estimate.
+- `estimate(recipe, stage, job, hw, E) -> StageEstimate`: its resource estimate, built with the shared
+  helpers `E` that factory/estimate.py passes in (students never import the orchestration above them).
 
 From this list come the recipe's job union (students/config.py), the stage table (factory/stages.py), the
 graph wiring (factory/graph.py) and the estimate dispatch (factory/estimate.py). Adding a kind = a module
@@ -48,5 +49,6 @@ def stages(job, wiring) -> list[tuple[str, dict, dict]]:
     return module(job.kind).stages(job, wiring)
 
 
-def estimate(recipe, stage, job, hw):
-    return module(job.kind).estimate(recipe, stage, job, hw)
+def estimate(recipe, stage, job, hw, E):
+    """The kind's estimate; `E` is factory.estimate, handed down so the dependency points one way."""
+    return module(job.kind).estimate(recipe, stage, job, hw, E)

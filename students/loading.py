@@ -58,6 +58,14 @@ def from_pretrained(path: str, job):
                                                 attn_implementation=attn_implementation(job))
 
 
+def load_model(path: str, job, tokenizer):
+    """AutoModelForCausalLM in fp32 (bf16 only when the job asks and CUDA exists); pad != turn end enforced.
+    Outside a trainer only: jobs load through load_for_training, after their config."""
+    model = from_pretrained(path, job)
+    common.ensure_distinct_pad(tokenizer, model)
+    return model
+
+
 def load_for_training(path: str, job, args):
     """(tokenizer, model) for a job whose trainer config `args` is already built; pad != eos enforced."""
     scale.check_gpu_stack(job)

@@ -62,10 +62,8 @@ def stages(job: MergeJob, wiring):
             for w in job.weights]
 
 
-def estimate(recipe, stage, job: MergeJob, hw):
+def estimate(recipe, stage, job: MergeJob, hw, E):
     """mergekit on CPU: read two models, write one, bf16 at ~1 GB/s."""
-    from factory import estimate as E
-
     params = E._job_params(recipe, job, hw)
     wall = 3 * 2 * params * 1e9 / 1e9 / 3600
     return E.StageEstimate(stage.name, stage.kind, 0, 0.0, wall, 0.0, f"CPU merge of two {E.fmt_params(params)} models")

@@ -32,5 +32,5 @@ def run(ctx) -> dict:
     return dpo.run_pairs(ctx, ORPOJob, build_trainer)
 
 
-def estimate(recipe, stage, job: ORPOJob, hw):
-    return dpo.estimate(recipe, stage, job, hw, flops_per_param_token=6.0)  # no reference model
+def estimate(recipe, stage, job: ORPOJob, hw, E):
+    return dpo.estimate(recipe, stage, job, hw, E, flops_per_param_token=6.0)  # no reference model

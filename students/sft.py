@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from students import common, job_base, launch, loading
+from students import common, job_base, launch, loading, trainer_args
 
 # The factory's SFTConfig defaults (a job's `trl:` overrides them): loss on the assistant turn only (EOS
 # included), best-fit-decreasing packing when `packing: true`, cosine with 3 % warm-up (open-r1 distill;
@@ -58,7 +58,7 @@ def sft_config(job: SFTJob, out, tracking: dict | None = None, **overrides):
     """TRL SFTConfig for a job: factory defaults, the job's fields and its `trl:` block."""
     from trl import SFTConfig
 
-    kwargs = common.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(max_length=job.max_length)
+    kwargs = trainer_args.common_args(job, out, defaults=DEFAULTS, tracking=tracking) | dict(max_length=job.max_length)
     return SFTConfig(**(kwargs | overrides))
 
 
@@ -87,10 +87,8 @@ def run(ctx) -> dict:
                                                                 "packing": bool(trainer.args.packing)}
 
 
-def estimate(recipe, stage, job: SFTJob, hw):
+def estimate(recipe, stage, job: SFTJob, hw, E):
     """Examples × tokens: rejection-sampled (capped per prompt) or one shortest-correct sample per prompt."""
-    from factory import estimate as E
-
     prompts, n, p = E.train_prompts(recipe), recipe.generation.n, hw.pass_rate or E.DEFAULT_PASS_RATE
     completion = E._completion_tokens(recipe, hw)
     prompt = E._prompt_tokens(completion)

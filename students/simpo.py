@@ -37,5 +37,5 @@ def run(ctx) -> dict:
     return dpo.run_pairs(ctx, SimPOJob, build_trainer)
 
 
-def estimate(recipe, stage, job: SimPOJob, hw):
-    return dpo.estimate(recipe, stage, job, hw, flops_per_param_token=6.0)  # no reference model
+def estimate(recipe, stage, job: SimPOJob, hw, E):
+    return dpo.estimate(recipe, stage, job, hw, E, flops_per_param_token=6.0)  # no reference model

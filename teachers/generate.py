@@ -40,7 +40,8 @@ from pathlib import Path
 from core.atomic import read_jsonl
 from core.hashing import stable_hash
 from factory.progress import progress_bar
-from teachers.backend_base import GenOutput, GenRequest, make_backend, prompt_seed, resolve_backend_name
+from teachers.backend_base import GenOutput, GenRequest, prompt_seed, resolve_backend_name
+from teachers.backends import make_backend
 from teachers.config import GenerationConfig, TeacherConfig
 from teachers.conventions import (THINK_CLOSE, THINK_OPEN, Convention, complete_text, get_convention,
                                   messages_for, prompt_opens_think, render_prompt, split_completion)
@@ -61,7 +62,7 @@ def run(ctx) -> dict:
         return generate_shards(ctx, worker_index=0, num_workers=1)
     from teachers.ray_workers import run_on_ray
 
-    workers = run_on_ray(ctx, gen.ray)
+    workers = run_on_ray(ctx, gen.ray, generate_shards)
     summary = generate_shards(ctx, worker_index=0, num_workers=1)
     summary["new_samples"] += sum(w["new_samples"] for w in workers)
     summary["ray_workers"] = len(workers)

@@ -20,16 +20,16 @@ from pathlib import Path
 from factory.stages import StageContext
 
 
-def _worker(config: dict, inputs: dict, out: str, index: int, workers: int, manifests: dict) -> dict:
-    from teachers.generate import generate_shards
-
+def _worker(work, config: dict, inputs: dict, out: str, index: int, workers: int, manifests: dict) -> dict:
     ctx = StageContext("generate", "generate", config, {k: Path(v) for k, v in inputs.items()}, Path(out), None,
                        manifests)
-    return generate_shards(ctx, worker_index=index, num_workers=workers)
+    return work(ctx, worker_index=index, num_workers=workers)
 
 
-def run_on_ray(ctx, ray_cfg) -> list[dict]:
-    """Run `ray_cfg.workers` generate workers as Ray tasks and wait for all of them."""
+def run_on_ray(ctx, ray_cfg, work) -> list[dict]:
+    """Run `ray_cfg.workers` generate workers as Ray tasks and wait for all of them. `work(ctx, worker_index,
+    num_workers)` is what each runs (teachers.generate.generate_shards, passed in: this module never imports
+    generate, which imports it; Ray ships the function by reference)."""
     import ray
 
     started_here = not ray.is_initialized()
@@ -41,7 +41,7 @@ def run_on_ray(ctx, ray_cfg) -> list[dict]:
                                            num_gpus=ray_cfg.num_gpus_per_worker,
                                            max_retries=ray_cfg.max_retries, retry_exceptions=False)
         inputs = {k: str(v) for k, v in ctx.inputs.items()}
-        refs = [task.remote(ctx.config, inputs, str(ctx.out), i, ray_cfg.workers, dict(ctx.manifests or {}))
+        refs = [task.remote(work, ctx.config, inputs, str(ctx.out), i, ray_cfg.workers, dict(ctx.manifests or {}))
                 for i in range(ray_cfg.workers)]
         return ray.get(refs)
     finally:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from core.atomic import write_json
 from factory.executors.resources import Resources, stage_resources
@@ -50,18 +50,6 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def load_engine(name: str, recipe, options: dict) -> Engine:
-    if name == "slurm":
-        from factory.executors.slurm import SlurmEngine
-
-        return SlurmEngine(recipe, options)
-    if name == "ray":
-        from factory.executors.ray import RayEngine
-
-        return RayEngine(recipe, options)
-    raise ExecutorError(f"unknown executor '{name}' (known: local, slurm, ray)")
-
-
 class JobBook:
     """`<run>/jobs.json`: stage -> the job that makes it (engine, id, state, log), rewritten atomically."""
 
@@ -88,12 +76,13 @@ def read_jobs(root: Path) -> dict[str, dict]:
 
 
 def run_on_engine(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedStage], force: tuple[str, ...],
-                  engine_name: str, options: dict, resolve) -> None:
-    """Submit the stale stages of `wanted` to the engine and watch them to the end (see the module doc)."""
+                  make_engine: Callable[[], Engine], resolve) -> None:
+    """Submit the stale stages of `wanted` to the engine and watch them to the end (see the module doc).
+    `make_engine` builds the engine only when something is stale (factory/executors/__init__.py picks it)."""
     pending = [p for p in wanted if needs_run(p, force)]
     if not pending:
         return
-    engine = load_engine(engine_name, recipe, options)
+    engine = make_engine()
     book = JobBook(recipe.run_root)
     handles: dict[str, Any] = {}
     try:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from eval.release import ReleaseRefused, push_students
+from factory.runner import completed_stages  # the orchestration resolves the stage folders, as `factory push` does
 from tests.eval.helpers import published_run
 from tests.eval.hub_server import LocalHub
 
@@ -16,9 +17,9 @@ TOKEN = "hf_testtokenvalue0123456789abcdefghijklmn"
 def test_push_refuses_failing_and_unknown_students(tmp_path, tiny_model_dir):
     recipe = published_run(tmp_path, tiny_model_dir)
     with pytest.raises(ReleaseRefused, match=r"student 'short' failed its gate: heldout.acc = 0.1 fails >= 0.3"):
-        list(push_students(recipe, student="short", dry_run=True))
+        list(push_students(recipe, completed_stages(recipe), student="short", dry_run=True))
     with pytest.raises(ReleaseRefused, match="student 'ghost' was never evaluated"):
-        list(push_students(recipe, student="ghost", dry_run=True))
+        list(push_students(recipe, completed_stages(recipe), student="ghost", dry_run=True))
     assert not (recipe.run_root / "release" / "short").exists()
 
 
@@ -26,12 +27,12 @@ def test_push_refuses_without_a_report(tmp_path, tiny_model_dir):
     recipe = published_run(tmp_path, tiny_model_dir)
     next(recipe.run_root.glob("report-*/manifest.json")).unlink()
     with pytest.raises(ReleaseRefused, match="no complete report"):
-        list(push_students(recipe, dry_run=True))
+        list(push_students(recipe, completed_stages(recipe), dry_run=True))
 
 
 def test_dry_run_writes_the_release_folder(tmp_path, tiny_model_dir):
     recipe = published_run(tmp_path, tiny_model_dir)
-    lines = list(push_students(recipe, dry_run=True))
+    lines = list(push_students(recipe, completed_stages(recipe), dry_run=True))
     folder = recipe.run_root / "release" / "long"
     assert lines[0].startswith(f"dry run: would upload {folder} to me/t-long")
     files = sorted(p.name for p in folder.iterdir())
@@ -80,7 +81,7 @@ def test_missing_token_names_the_variable(tmp_path, tiny_model_dir, monkeypatch)
     recipe = published_run(tmp_path, tiny_model_dir, release={"token_env": "MY_HUB_TOKEN"})
     monkeypatch.delenv("MY_HUB_TOKEN", raising=False)
     with pytest.raises(ReleaseRefused, match="environment variable MY_HUB_TOKEN is not set"):
-        list(push_students(recipe))
+        list(push_students(recipe, completed_stages(recipe)))
 
 
 def test_push_to_local_hub_retries_and_repush_is_noop(tmp_path, tiny_model_dir, monkeypatch, capfd, caplog):
@@ -99,7 +100,7 @@ def test_push_to_local_hub_retries_and_repush_is_noop(tmp_path, tiny_model_dir, 
     with LocalHub(TOKEN) as hub:
         recipe = published_run(tmp_path, tiny_model_dir, release={"endpoint": hub.url, "private": True})
         hub.state.drop_commits = 2  # connection lost twice: huggingface_hub gives up, release.py retries the upload
-        first = list(push_students(recipe, backoff_s=0.01))
+        first = list(push_students(recipe, completed_stages(recipe), backoff_s=0.01))
         repo = hub.state.repos["me/t-long"]
         assert first[0].startswith("pushed me/t-long@main (private)")
         assert sum("/commit/main" in c for c in hub.state.calls) == 3 and len(repo["commits"]) == 1
@@ -107,7 +108,7 @@ def test_push_to_local_hub_retries_and_repush_is_noop(tmp_path, tiny_model_dir, 
         assert repo["private"] and "model.safetensors" in repo["files"] and "README.md" in repo["files"]
         local = (recipe.run_root / "release" / "long" / "model.safetensors").read_bytes()
         assert repo["files"]["model.safetensors"] == local
-        again = list(push_students(recipe, backoff_s=0.01))
+        again = list(push_students(recipe, completed_stages(recipe), backoff_s=0.01))
         assert again[0].startswith("unchanged me/t-long@main") and len(repo["commits"]) == 1
     out, err = capfd.readouterr()
     logs = out + err + caplog.text + "\n".join(first + again)
@@ -128,7 +129,7 @@ def test_dataset_dry_run_writes_parquet_and_card(tmp_path, tiny_model_dir):
     from eval.release_datasets import push_datasets
 
     recipe = published_run(tmp_path, tiny_model_dir, datasets={"sft": SFT_ROWS, "pairs": []})
-    lines = list(push_datasets(recipe, dry_run=True))
+    lines = list(push_datasets(recipe, completed_stages(recipe), dry_run=True))
     folder = recipe.run_root / "release" / "datasets" / "sft"
     assert lines[0] == "skipped dataset pairs: 0 rows"
     assert lines[1] == f"dry run: would upload {folder} to dataset me/t-sft (revision main, private, 5 rows)"
@@ -153,14 +154,14 @@ def test_dataset_push_to_local_hub_and_repush_is_noop(tmp_path, tiny_model_dir, 
     with LocalHub(TOKEN) as hub:
         recipe = published_run(tmp_path, tiny_model_dir, release={"endpoint": hub.url, "private": False},
                                datasets={"sft": SFT_ROWS})
-        first = list(push_datasets(recipe, backoff_s=0.01))
+        first = list(push_datasets(recipe, completed_stages(recipe), backoff_s=0.01))
         assert first[0].startswith("pushed dataset me/t-sft@main (public)")
         repo = hub.state.repos["datasets/me/t-sft"]
         assert not repo["private"] and "me/t-sft" not in hub.state.repos  # a dataset repo, not a model repo
         folder = recipe.run_root / "release" / "datasets" / "sft"
         assert repo["files"]["data/train-00000-of-00001.parquet"] == (folder / "data" / PARQUET_NAME).read_bytes()
         assert b"pretty_name: sft" in repo["files"]["README.md"]
-        again = list(push_datasets(recipe, backoff_s=0.01))
+        again = list(push_datasets(recipe, completed_stages(recipe), backoff_s=0.01))
         assert again[0].startswith("unchanged dataset me/t-sft@main") and len(repo["commits"]) == 1
 
 
@@ -173,7 +174,7 @@ def test_dataset_push_refuses_without_a_datasets_stage(tmp_path, tiny_model_dir)
     recipe = published_run(tmp_path, tiny_model_dir)
     next(recipe.run_root.glob("datasets-*/manifest.json")).unlink()
     with pytest.raises(ReleaseRefused, match="no complete datasets stage"):
-        list(push_datasets(recipe, dry_run=True))
+        list(push_datasets(recipe, completed_stages(recipe), dry_run=True))
 
 
 def test_cli_push_datasets_dry_run(tmp_path, tiny_model_dir):

@@ -3,7 +3,8 @@ min-lr cosine, weight decay, GRPO's scale_rewards, ...), checked against TRL's o
 
 import pytest
 
-from students.common import load_model, load_tokenizer
+from students.common import load_tokenizer
+from students.loading import load_model
 from students.config import SFTJob
 from students.sft import sft_config
 

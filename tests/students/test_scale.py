@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from students import common, grpo, scale, sft
+from students import grpo, scale, sft, trainer_args
 from students.config import GRPOJob, SFTJob
 
 BASE = dict(name="s", init={"path": "x"})
@@ -42,12 +42,12 @@ def test_parallelism_config_is_the_factorys(tmp_path):
 def test_grpo_vllm_settings_come_from_the_trl_block(tmp_path):
     job = _grpo(max_completion_length=16384, trl={"vllm_gpu_memory_utilization": 0.35,
                                                    "vllm_enable_sleep_mode": True})
-    kw = common.common_args(job, tmp_path, defaults=grpo.vllm_defaults(job))  # what grpo_config builds on CUDA
+    kw = trainer_args.common_args(job, tmp_path, defaults=grpo.vllm_defaults(job))  # what grpo_config builds on CUDA
     assert kw["use_vllm"] and kw["vllm_mode"] == "colocate" and kw["vllm_enable_sleep_mode"]
     assert kw["vllm_gpu_memory_utilization"] == 0.35
     assert kw["vllm_max_model_length"] == grpo.PROMPT_BUDGET + 16384  # not Llama-3.1's 131k default
     job = _grpo(trl={"vllm_max_model_length": 9000})
-    assert common.common_args(job, tmp_path, defaults=grpo.vllm_defaults(job))["vllm_max_model_length"] == 9000
+    assert trainer_args.common_args(job, tmp_path, defaults=grpo.vllm_defaults(job))["vllm_max_model_length"] == 9000
 
 
 def test_cpu_grpo_samples_with_generate_even_when_the_recipe_sets_vllm(tmp_path):
