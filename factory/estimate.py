@@ -75,7 +75,12 @@ class StageEstimate:
 
 def _teacher_params(recipe: Recipe, hw: HardwareConfig) -> float:
     t = recipe.teacher
-    return tiny_params(t.bootstrap.model) if t.bootstrap else model_params(t.model, hw, recipe)
+    return _bootstrap_params(t.bootstrap, hw) if t.bootstrap else model_params(t.model, hw, recipe)
+
+
+def _bootstrap_params(b: BootstrapConfig, hw: HardwareConfig) -> float:
+    """A bootstrap's model size: its pretrained start (`init_path`, e.g. SmolLM2-135M) or its tiny spec."""
+    return model_params(b.init_path, hw) if b.init_path else tiny_params(b.model)
 
 
 def _job_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
@@ -85,7 +90,7 @@ def _job_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
     if ref.tiny is not None:
         return tiny_params(ref.tiny)
     if ref.bootstrap is not None:
-        return tiny_params(ref.bootstrap.model)
+        return _bootstrap_params(ref.bootstrap, hw)
     if ref.student:
         return _job_params(recipe, _job(recipe, ref.student), hw)
     if ref.teacher:
@@ -206,7 +211,7 @@ def _bootstrap_config(stage) -> BootstrapConfig:
 def _bootstrap(stage, hw: HardwareConfig) -> StageEstimate:
     b = _bootstrap_config(stage)
     tokens = b.steps * b.batch_size * b.max_length * _fraction(hw)
-    params = tiny_params(b.model)
+    params = _bootstrap_params(b, hw)
     gpu_h = train_gpu_hours(params, tokens, hw)
     what = "teacher" if stage.name == "teacher" else "base"
     return StageEstimate(stage.name, "bootstrap", 1, gpu_h, gpu_h, tokens, f"{fmt_params(params)}-parameter {what}")
@@ -279,8 +284,8 @@ def _eval(recipe: Recipe, stage, hw: HardwareConfig, stages: dict) -> StageEstim
         params = _teacher_params(recipe, hw)
         shape = None if recipe.teacher.bootstrap else model_shape(recipe.teacher.model, recipe)
     elif stage.inputs.get("model", "").startswith("base."):  # a pretrained stand-in base
-        model = _bootstrap_config(stages[stage.inputs["model"]]).model
-        params, shape = tiny_params(model), tiny_shape(model)
+        cfg = _bootstrap_config(stages[stage.inputs["model"]])
+        params, shape = _bootstrap_params(cfg, hw), None if cfg.init_path else tiny_shape(cfg.model)
     else:
         job = _job(recipe, _stage_to_job(recipe)[f"student.{label}"])
         params, shape = _job_params(recipe, job, hw), _job_shape(recipe, job)

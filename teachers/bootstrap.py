@@ -125,6 +125,29 @@ def trace_stats(style: TraceStyle, questions: list[str], n: int = 8, tokenizer=N
             "p99_tokens": sorted(lengths)[int(0.99 * len(lengths))], "max_tokens": max(lengths)}
 
 
+def pretrained_teacher(path: str):
+    """A real model (`init_path`) with its family's tokenizer (teachers.families via students.common): its
+    own template wrapped for assistant-only loss, eos = turn end, pad reused. SmolLM2 writes no `<think>`, and
+    the factory scores a completion without `</think>` as no answer, so a few steps on the traces teach it."""
+    from students.common import load_tokenizer
+    from students.loading import load_model
+    from students.gguf import resolve
+
+    path = resolve(path)
+    tokenizer = load_tokenizer(path)
+    return load_model(path, None, tokenizer), tokenizer
+
+
+def save_teacher(model, tokenizer, out: Path, pretrained: bool) -> None:
+    """Save the model; a pretrained one also gets its family's stop tokens in generation_config."""
+    from students.common import set_stop_tokens
+    from students.tiny import save_pretrained
+
+    if pretrained:
+        set_stop_tokens(model, tokenizer)
+    save_pretrained(model, tokenizer, out)
+
+
 # ---------------------------------------------------------------- training (a thin TRL call)
 def loss_logger(log):
     """A TrainerCallback that sends 'step N/M loss L' lines to `log` (stage.log / the console)."""
@@ -251,8 +274,6 @@ def probe(model, tokenizer, rows: list[dict], cfg: BootstrapConfig) -> dict:
 
 # ---------------------------------------------------------------- the stage
 def run(ctx) -> dict:
-    from students.tiny import save_pretrained
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # The teacher stage, or a student's pretrained stand-in base (`init: {bootstrap: ...}`).
     raw = ctx.config["base"] if "base" in ctx.config else ctx.config["teacher"]["bootstrap"]
@@ -261,10 +282,10 @@ def run(ctx) -> dict:
     excluded = excluded_prompts(prompts_dir, cfg.exclude_train_prompts)
     traces = training_traces(cfg, excluded)
     ctx.log(f"{len(traces)} traces ({sum(t.wrong for t in traces)} wrong), {len(excluded)} prompts excluded")
-    model, tokenizer = build_teacher(cfg, traces)
+    model, tokenizer = pretrained_teacher(cfg.init_path) if cfg.init_path else build_teacher(cfg, traces)
     trainer = sft_trainer(cfg, model, tokenizer, messages_dataset(traces), ctx.out, log=ctx.log)
     log, wall_s = train(trainer, ctx.out)
-    save_pretrained(trainer.model, tokenizer, ctx.out / "model")
+    save_teacher(trainer.model, tokenizer, ctx.out / "model", pretrained=bool(cfg.init_path))
     shutil.rmtree(ctx.out / CHECKPOINTS, ignore_errors=True)
     curve = loss_curve(log)
     tokens = int(trainer.state.num_input_tokens_seen)

