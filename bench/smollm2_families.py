@@ -68,8 +68,8 @@ def sft_student(base: str, out: Path, steps: int) -> Path:
     rows = [{"messages": [{"role": "user", "content": q},
                           {"role": "assistant", "content": f"<think>\n{q.split('?')[0][8:]} = {g}.\n</think>\n\n{g}"}]}
             for q, g in prompts(32, offset=5)]
-    job = SFTJob(name="smol", kind="sft", init={"path": GGUF}, learning_rate=2e-5, batch_size=4, max_steps=steps,
-                 max_length=160, warmup_ratio=0.0, save_steps=1000)
+    job = SFTJob(name="smol", kind="sft", init={"path": GGUF}, learning_rate=2e-5, per_device_train_batch_size=4, max_steps=steps,
+                 max_length=160, trl={"warmup_steps": 0, "save_steps": 1000})
     trainer, tok = sft.build_trainer(job, base, Dataset.from_list(rows), out)
     common.train(trainer, out)
     common.save_final(trainer, tok, out)

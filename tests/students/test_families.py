@@ -114,8 +114,8 @@ def students(bases, tmp_path_factory):
     from students import common, sft
     from students.config import SFTJob
 
-    job = SFTJob(name="s", kind="sft", init={"path": "x"}, learning_rate=3e-3, batch_size=8, max_steps=60,
-                 max_length=256, warmup_ratio=0.0, save_steps=1000)
+    job = SFTJob(name="s", kind="sft", init={"path": "x"}, learning_rate=3e-3, per_device_train_batch_size=8, max_steps=60,
+                 max_length=256, trl={"warmup_steps": 0, "save_steps": 1000})
     out = {}
     for family in FAMILIES:
         folder = tmp_path_factory.mktemp(f"sft-{family}")

@@ -26,8 +26,8 @@ def family_students(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("family-merge")
     base = build_base("qwen2.5-base", root / "base-qwen" / "model")
-    job = SFTJob(name="s", kind="sft", init={"path": str(base)}, learning_rate=3e-3, batch_size=8, max_steps=40,
-                 max_length=256, warmup_ratio=0.0, save_steps=1000)
+    job = SFTJob(name="s", kind="sft", init={"path": str(base)}, learning_rate=3e-3, per_device_train_batch_size=8, max_steps=40,
+                 max_length=256, trl={"warmup_steps": 0, "save_steps": 1000})
     out = {}
     for name, offset in (("long", 0), ("short", 7)):
         folder = root / name

@@ -63,8 +63,8 @@ def test_real_smollm2_trains_on_its_own_template_and_stops(smollm2, tmp_path):
     assert tok.apply_chat_template(rows[0]["messages"], tokenize=False) == \
         raw.apply_chat_template(rows[0]["messages"], tokenize=False)
 
-    job = SFTJob(name="smol", kind="sft", init={"path": GGUF}, learning_rate=1e-5, batch_size=2, max_steps=2,
-                 max_length=96, warmup_ratio=0.0, save_steps=1000)
+    job = SFTJob(name="smol", kind="sft", init={"path": GGUF}, learning_rate=1e-5, per_device_train_batch_size=2, max_steps=2,
+                 max_length=96, trl={"warmup_steps": 0, "save_steps": 1000})
     trainer, tok = sft.build_trainer(job, str(smollm2), Dataset.from_list(rows), tmp_path)
     common.train(trainer, tmp_path)
     common.save_final(trainer, tok, tmp_path)
