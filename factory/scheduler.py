@@ -18,7 +18,6 @@ import os
 import signal
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 from factory.gpus import GpuPool, Lease, visible_gpus
 from core.lifetime import die_with_parent
 from factory.progress import console
-from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv, run_stage
+from factory.stage_run import PlannedStage, StageFailed, log_traceback, needs_run, redacted_argv, run_stage
 from factory.stages import stage_function
 
 # Imported once by the forkserver so each child starts in milliseconds; missing ones are skipped.
@@ -199,10 +198,10 @@ def _child_main(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, co
     except OSError as e:
         result = ("oserror", e.errno, e.strerror or str(e), e.filename)
     except StageFailed as e:
-        _log_traceback(p)
+        log_traceback(p)
         result = ("failed", str(e))
     except BaseException as e:  # SystemExit from a stage, ...: still one line naming the stage
-        _log_traceback(p)
+        log_traceback(p)
         result = ("failed", f"stage {name} failed: {type(e).__name__}: {e}")
     try:
         conn.send(result)
@@ -238,12 +237,3 @@ def _die_with_parent() -> None:
         server._forkserver_address = None
         server._forkserver_pid = None
 
-
-def _log_traceback(p: PlannedStage) -> None:
-    """The child's traceback goes to the stage's log (the CLI points there), not the shared terminal."""
-    try:
-        work = Path(p.dir).with_name(p.dir.name + ".partial")
-        with open(work / "stage.log", "a", encoding="utf-8") as f:
-            f.write(traceback.format_exc())
-    except OSError:
-        pass

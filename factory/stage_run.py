@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -136,3 +137,14 @@ def redacted_argv() -> list[str]:
         out.append(a)
     return out
 
+
+
+def log_traceback(p: PlannedStage) -> None:
+    """A stage's traceback goes to its log (the CLI points there), not a shared terminal; used where the
+    stage runs away from the runner (a forkserver child, a cluster job)."""
+    try:
+        work = Path(p.dir).with_name(p.dir.name + ".partial")
+        with open(work / "stage.log", "a", encoding="utf-8") as f:
+            f.write(traceback.format_exc())
+    except OSError:
+        pass

@@ -25,6 +25,7 @@ importable, else transformers.
 from __future__ import annotations
 
 import importlib.util
+import queue
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,3 +82,13 @@ def resolve_backend_name(requested: str) -> str:
     if requested != "auto":
         return requested
     return "vllm" if vllm_available() else "transformers"
+
+
+def drain(results: queue.Queue) -> list:
+    """Every item a backend's result queue holds, blocking until there is at least one (`poll`'s first step)."""
+    items = [results.get()]
+    while True:
+        try:
+            items.append(results.get_nowait())
+        except queue.Empty:
+            return items

@@ -36,7 +36,7 @@ import time
 import httpx
 import openai
 
-from teachers.backend_base import GenOutput, GenRequest, PermanentError
+from teachers.backend_base import GenOutput, GenRequest, PermanentError, drain
 
 TRANSIENT_STATUS = {408, 409, 425, 429}
 MAX_DELAY_S = 60.0
@@ -85,12 +85,7 @@ class OpenAIBackend:
 
     def poll(self) -> list[tuple[GenRequest, list[GenOutput]]]:
         """Samples finished since the last call (blocks until at least one); a permanent error raises."""
-        items = [self.results.get()]
-        while True:
-            try:
-                items.append(self.results.get_nowait())
-            except queue.Empty:
-                break
+        items = drain(self.results)
         for _, item in items:
             if isinstance(item, BaseException):
                 raise item

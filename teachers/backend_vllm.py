@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from core.lifetime import die_with_parent
-from teachers.backend_base import GenOutput, GenRequest, PermanentError
+from teachers.backend_base import GenOutput, GenRequest, PermanentError, drain
 
 READY_TIMEOUT_S = 900
 
@@ -161,12 +161,7 @@ class VLLMBackend:
 
     def poll(self) -> list[tuple[GenRequest, list[GenOutput]]]:
         """Requests finished since the last call (blocks until one is); raises when a worker or request fails."""
-        items = [self.results.get()]
-        while True:
-            try:
-                items.append(self.results.get_nowait())
-            except queue.Empty:
-                break
+        items = drain(self.results)
         done = []
         for worker, reply in items:
             if isinstance(reply, Exception):

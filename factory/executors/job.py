@@ -11,11 +11,10 @@ its `.partial` folder (shards, checkpoints). Off a terminal, progress comes as p
 from __future__ import annotations
 
 import os
-import traceback
 from pathlib import Path
 
 from core.manifest import check_artifact
-from factory.stage_run import PlannedStage, StageFailed, run_stage
+from factory.stage_run import PlannedStage, StageFailed, log_traceback, run_stage
 
 
 def run_job(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, command: list[str], cwd: str,
@@ -33,15 +32,7 @@ def run_job(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, comman
     try:
         run_stage(recipe, p, inputs, fn=fn, command=command)
     except BaseException:
-        _log_traceback(p)
+        log_traceback(p)
         raise
     return "done"
 
-
-def _log_traceback(p: PlannedStage) -> None:
-    try:
-        work = Path(p.dir).with_name(p.dir.name + ".partial")
-        with open(work / "stage.log", "a", encoding="utf-8") as f:
-            f.write(traceback.format_exc())
-    except OSError:
-        pass
