@@ -48,7 +48,7 @@ def distill_vs_rl_arms(report_config: dict) -> list[tuple[str, str]]:
     """(label, method) of the students that start from a pretrained stand-in base, in recipe order."""
     return [(name, METHODS.get(entry.get("kind"), entry.get("kind", "")))
             for name, entry in (report_config.get("lineage") or {}).items()
-            if "bootstrap" in (entry.get("init") or {})]
+            if (entry.get("init") or {}).get("bootstrap")]
 
 
 def meaningful_checks(results: dict, stats: dict, task: str, long_label: str) -> list[tuple[str, str, bool]]:

@@ -35,3 +35,15 @@ def test_goal_uses_numbers_not_rounded_strings():
     terse = next(r for r in rows if r["label"] == "terse")
     # −1.04 points prints as "-1.0": parsing the string back would call this within 1 point
     assert findings._long2short_cells(terse)[3] == "-1.0" and terse["delta"] < -0.01
+
+
+def test_arms_from_the_micro_recipes_own_report_config():
+    """The report's lineage dumps every init field (None where unset): only bootstrapped students are arms."""
+    from pathlib import Path
+
+    from factory.graph import build_graph
+    from factory.recipe import load_recipe
+
+    recipe = load_recipe(Path(__file__).parents[2] / "recipes" / "micro.yaml")
+    report = next(s for s in build_graph(recipe) if s.name == "report")
+    assert [a for a, _ in findings.distill_vs_rl_arms(report.config)] == ["distill", "rl-only"]
