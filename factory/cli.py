@@ -116,7 +116,8 @@ def run(recipe: Path = RecipeArg,
         if getattr(e, "logs", None) is not None:  # a cluster job: its log's tail and path are in the message
             _fail([str(e), f"fix and re-run `factory run {recipe} --executor {executor}`: only incomplete "
                    "stages are resubmitted"], 1)
-        _fail([str(e), f"details: {r.run_root}/<stage>.partial/stage.log; fix and re-run to resume"], 1)
+        _fail([str(e), f"details: {r.run_root}/<stage>.partial/stage.log, and what a parallel stage printed: "
+               f"{r.run_root}/logs/; fix and re-run to resume"], 1)
     except OSError as e:  # disk full, permission denied, read-only file system: name the path
         _fail([_os_error_line(e)], 1)
     except KeyboardInterrupt:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from factory.graph import upstream
 from factory.recipe import Recipe
+from factory.run_display import RunDisplay
 from factory.scheduler import run_parallel
 from factory.stage_run import (PlannedStage, StageFailed, completed_stages, needs_run,  # noqa: F401  (API)
-                               plan, redacted_argv, run_stage)
+                               plan, redacted_argv, run_stage, work_dir)
 from factory.stages import stage_function
 
 _redacted_argv = redacted_argv  # older names, kept for callers and tests
@@ -76,8 +77,13 @@ def run(recipe: Recipe, until: str | None = None, force: tuple[str, ...] = (),
         if workers > 1:
             run_parallel(recipe, chosen, by_name, force, workers, resolve=stage_function)
             return planned
-        for p in chosen:
-            if needs_run(p, force):
-                run_stage(recipe, p, by_name, fn=stage_function(p.stage.kind))
-                p.status = "cached"
+        with RunDisplay() as display:
+            for p in chosen:
+                if needs_run(p, force):
+                    display.started(p.stage.name, work_dir(p))
+                    try:
+                        run_stage(recipe, p, by_name, fn=stage_function(p.stage.kind))
+                    finally:
+                        display.finished(p.stage.name)
+                    p.status = "cached"
     return planned

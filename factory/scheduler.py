@@ -25,7 +25,9 @@ from pathlib import Path
 from factory.gpus import GpuPool, Lease, visible_gpus
 from core.lifetime import die_with_parent
 from factory.progress import console
-from factory.stage_run import PlannedStage, StageFailed, log_traceback, needs_run, redacted_argv, run_stage
+from factory.run_display import RunDisplay
+from factory.stage_run import (PlannedStage, StageFailed, log_traceback, needs_run, output_log, redacted_argv,
+                               run_stage, work_dir)
 from factory.stages import stage_function
 
 # Imported once by the forkserver so each child starts in milliseconds; missing ones are skipped.
@@ -44,6 +46,11 @@ class _Child:
     outcome: tuple | None = None  # what the child reported: ("ok",) | ("failed", msg) | ("oserror", ...) | ...
     eof: bool = False
     lease: Lease | None = None  # its GPU group and ports (factory/gpus.py)
+    started: float = 0.0
+
+    @property
+    def wall_s(self) -> float:
+        return time.time() - self.started
 
     @property
     def listening(self) -> bool:
@@ -73,6 +80,14 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
     running: dict[int, _Child] = {}  # sentinel -> child
     errors: list[BaseException] = []
     pool = GpuPool(visible_gpus())  # GPU stages wait for a free group of their size
+    with RunDisplay() as display:
+        _schedule(ctx, recipe, pending, names, done, by_name, workers, resolve, running, errors, pool, display)
+    if errors:
+        raise errors[0]
+
+
+def _schedule(ctx, recipe, pending, names, done, by_name, workers, resolve, running, errors, pool, display) -> None:
+    """The scheduling loop: launch ready stages up to `workers`, collect the finished ones."""
     try:
         while pending or running:
             while not errors and len(running) < workers:
@@ -89,16 +104,20 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
                     errors.append(StageFailed(f"stage {ready.stage.name} failed: {type(e).__name__}: {e}"))
                     break
                 running[child.proc.sentinel] = child
+                display.started(ready.stage.name, work_dir(ready))
+                console.print(f"[bold cyan]run[/bold cyan]     {ready.stage.name}  [dim]{ready.dir.name}[/dim]")
             if not running:
                 if errors:
                     break
                 raise RuntimeError(f"no runnable stage among {[p.stage.name for p in pending]}")
             for child in _wait_any(running):
                 pool.give(child.lease)
+                display.finished(child.stage.stage.name)
                 error = _outcome(child)
                 if error is None:
                     done.add(child.stage.stage.name)
                     child.stage.status = "cached"
+                    console.print(f"[green]done[/green]    {child.stage.stage.name} in {child.wall_s:.1f}s")
                 elif isinstance(error, KeyboardInterrupt):
                     raise error
                 else:  # the first failure is raised once the running stages are done; say so now
@@ -110,14 +129,12 @@ def run_parallel(recipe, wanted: list[PlannedStage], by_name: dict[str, PlannedS
     except BaseException:  # KeyboardInterrupt above all: stop the children, keep their .partial folders
         _stop(list(running.values()))
         raise
-    if errors:
-        raise errors[0]
 
 
 def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage], resolve, lease: Lease) -> _Child:
     fn = resolve(p.stage.kind)  # resolved here, so a patched registry reaches the child
     inputs = {up: by_name[up] for up in p.stage.inputs.values()}
-    env = dict(os.environ, FACTORY_QUIET="1", **lease.env)  # the forkserver's environment may be older
+    env = dict(os.environ, **lease.env)  # the forkserver's environment may be older
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child_main, name=f"stage {p.stage.name}",
                        args=(recipe, p, inputs, fn, redacted_argv(), env, send))
@@ -128,7 +145,7 @@ def _launch(ctx, recipe, p: PlannedStage, by_name: dict[str, PlannedStage], reso
         raise
     finally:
         send.close()
-    return _Child(p, proc, recv, lease=lease)
+    return _Child(p, proc, recv, lease=lease, started=time.time())
 
 
 def _wait_any(running: dict[int, _Child]) -> list[_Child]:
@@ -189,6 +206,7 @@ def _child_main(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, co
     _die_with_parent()
     os.environ.clear()
     os.environ.update(env)
+    _output_to_log(p)
     name = p.stage.name
     try:
         run_stage(recipe, p, inputs, fn=fn, command=command)
@@ -210,6 +228,21 @@ def _child_main(recipe, p: PlannedStage, inputs: dict[str, PlannedStage], fn, co
         pass  # the runner is gone
     if result[0] != "ok":
         sys.exit(1)
+
+
+def _output_to_log(p: PlannedStage) -> None:
+    """Everything the stage and its libraries print (warnings, their logs, vLLM's engine lines) goes to the
+    stage's output log, so the runner's terminal shows only the run display and each stage's one-line result.
+    The log sits beside the artifacts, not in the stage folder: a line printed after the manifest (the
+    interpreter's exit) must not change a published file."""
+    path = output_log(p)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _die_with_parent() -> None:

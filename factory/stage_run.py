@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -24,7 +25,8 @@ from core.atomic import publish_dir
 from factory.graph import Stage, artifact_dir, build_graph
 from core.hashing import library_versions
 from core.manifest import check_artifact, read_manifest, write_manifest
-from factory.progress import console
+from factory.progress import PROGRESS_ENV, console, folded_library_bars
+from factory.run_display import progress_file
 from factory.recipe import Recipe
 from factory.stages import StageContext, stage_function
 
@@ -81,7 +83,7 @@ def run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage],
     in a child process or a cluster job `fn` and `command` come from the parent (`by_name` needs only
     the inputs)."""
     s = p.stage
-    work = p.dir.with_name(p.dir.name + ".partial")
+    work = work_dir(p)
     work.mkdir(parents=True, exist_ok=True)
     inputs = {role: by_name[up].dir for role, up in s.inputs.items()}
     ctx = StageContext(s.name, s.kind, s.config, inputs, work, recipe,
@@ -91,11 +93,13 @@ def run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage],
     started = time.time()
     fn = fn or stage_function(s.kind)
     try:
-        summary = fn(ctx) or {}
+        with _reporting_to(progress_file(work)), folded_library_bars():
+            summary = fn(ctx) or {}
     except (KeyboardInterrupt, OSError):
         raise
     except Exception as e:
         raise StageFailed(f"stage {s.name} failed: {type(e).__name__}: {e}") from e
+    progress_file(work).unlink(missing_ok=True)  # the run display's, not part of the artifact
     wall = time.time() - started
     record = {
         "stage": s.name, "kind": s.kind, "hash": s.hash, "config": s.config,
@@ -108,6 +112,30 @@ def run_stage(recipe: Recipe, p: PlannedStage, by_name: dict[str, PlannedStage],
     write_manifest(work, record)
     publish_dir(work, p.dir)
     console.print(f"[green]done[/green]    {s.name} in {wall:.1f}s")
+
+
+def work_dir(p: PlannedStage) -> Path:
+    """Where a stage runs until it is published (kept across crashes so it can resume)."""
+    return p.dir.with_name(p.dir.name + ".partial")
+
+
+def output_log(p: PlannedStage) -> Path:
+    """Where a stage run in a child process prints (factory/scheduler.py): `<run>/logs/<stage>-<hash>.log`."""
+    return p.dir.parent / "logs" / f"{p.dir.name}.log"
+
+
+@contextmanager
+def _reporting_to(path: Path):
+    """Progress bars of this stage, in this process and in the processes it starts, write to `path`."""
+    before = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = before
 
 
 def _set_threads(n: int | None) -> None:
@@ -143,8 +171,7 @@ def log_traceback(p: PlannedStage) -> None:
     """A stage's traceback goes to its log (the CLI points there), not a shared terminal; used where the
     stage runs away from the runner (a forkserver child, a cluster job)."""
     try:
-        work = Path(p.dir).with_name(p.dir.name + ".partial")
-        with open(work / "stage.log", "a", encoding="utf-8") as f:
+        with open(work_dir(p) / "stage.log", "a", encoding="utf-8") as f:
             f.write(traceback.format_exc())
     except OSError:
         pass

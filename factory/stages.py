@@ -7,11 +7,12 @@ manifest). Imports are lazy so `factory validate` and `plan` never import torch.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from factory.progress import console
+from factory.progress import PROGRESS_ENV, console
 from students import kinds
 
 STAGE_ENTRIES = {
@@ -58,7 +59,9 @@ class StageContext:
         return self.inputs[role]
 
     def log(self, msg: str) -> None:
-        console.print(f"[dim]{self.name}[/dim] {msg}")
+        """To the stage's log; to the console too unless a run display owns it (then the log has it)."""
+        if not os.environ.get(PROGRESS_ENV):
+            console.print(f"[dim]{self.name}[/dim] {msg}")
         with open(self.out / "stage.log", "a", encoding="utf-8") as f:
             f.write(msg + "\n")
 

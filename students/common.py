@@ -190,9 +190,11 @@ def train(trainer, out: Path, ctx=None, token_budget: int | None = None) -> tupl
     SIGTERM / SIGUSR1 save a checkpoint and raise students.preemption.Preempted (resume on the next run)."""
     from transformers.trainer_callback import PrinterCallback
 
+    from factory.progress import trainer_progress_callback
     from students import preemption
 
     trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(trainer_progress_callback())
     if token_budget:
         trainer.add_callback(token_budget_callback(token_budget))
     resume = latest_checkpoint(out)

@@ -178,8 +178,11 @@ def sft_trainer(cfg: BootstrapConfig, model, tokenizer, dataset, out: Path, log=
     )
     from transformers import PrinterCallback
 
+    from factory.progress import trainer_progress_callback
+
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)  # no per-step dict dumps; the loss curve goes in the summary
+    trainer.add_callback(trainer_progress_callback("bootstrap"))
     if log is not None:
         trainer.add_callback(loss_logger(log))
     return trainer

@@ -26,7 +26,8 @@ from core.atomic import write_json
 from factory.executors.resources import Resources, stage_resources
 from core.manifest import check_artifact
 from factory.progress import console
-from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv
+from factory.run_display import RunDisplay
+from factory.stage_run import PlannedStage, StageFailed, needs_run, redacted_argv, work_dir
 
 JOBS_FILE = "jobs.json"
 POLL_S = 1.0
@@ -126,6 +127,12 @@ def _submit_all(engine, recipe, pending, by_name, force, resolve, book: JobBook,
 
 
 def _watch(engine, pending: list[PlannedStage], handles: dict, book: JobBook) -> None:
+    """Poll the jobs to the end; a running job's progress file (shared storage) feeds the run display."""
+    with RunDisplay() as display:
+        _watch_jobs(engine, pending, handles, book, display)
+
+
+def _watch_jobs(engine, pending: list[PlannedStage], handles: dict, book: JobBook, display: RunDisplay) -> None:
     open_ = {p.stage.name: p for p in pending}
     failures: list[StageFailed] = []
     while open_:
@@ -136,10 +143,12 @@ def _watch(engine, pending: list[PlannedStage], handles: dict, book: JobBook) ->
             if book.stages[name].get("state") != state:
                 book.update(name, state=state, **({"detail": detail} if detail else {}))
                 if state == "running":
+                    display.started(name, work_dir(p))
                     console.print(f"[cyan]running[/cyan] {name}  [dim]{engine.name} job {engine.job_id(handles[name])}[/dim]")
             if state not in FINAL:
                 continue
             del open_[name]
+            display.finished(name)
             if state == "completed" and check_artifact(p.dir, p.stage.hash, full=False) is None:
                 p.status = "cached"
                 console.print(f"[green]done[/green]    {name}  [dim]{p.dir.name}[/dim]")
@@ -183,7 +192,7 @@ def _failure(engine, p: PlannedStage, handle, state: str, detail: str) -> StageF
     else:
         head = f"stage {name} {state}: {detail}" if detail else f"stage {name} {state} ({job})"
     lines = [head]
-    stage_log = p.dir.with_name(p.dir.name + ".partial") / "stage.log"
+    stage_log = work_dir(p) / "stage.log"
     for log in [*engine.logs(handle), stage_log]:
         tail = _tail(log)
         if tail:

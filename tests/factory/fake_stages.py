@@ -3,7 +3,8 @@
 They do real file work: each writes an output derived from its config and inputs, appends its name
 to a call log, and can resume from a progress file left by an interrupted run. Environment knobs:
 FAKE_STAGE_LOG (call log), FAKE_SLOW_STAGE (comma-separated stage names that take FAKE_SLOW_STEPS
-steps of 0.3 s), FAKE_FAIL_STAGE (this stage raises ValueError,
+steps of 0.3 s, reported through factory.progress), FAKE_NOISE (print to stdout and stderr like a
+library would), FAKE_FAIL_STAGE (this stage raises ValueError,
 or OSError ENOSPC with FAKE_FAIL_KIND=disk-full), FAKE_PID_DIR (each stage writes <name>.pid there).
 Every stage records when it started and ended in `timing.json` (out.json is the deterministic part).
 """
@@ -14,10 +15,12 @@ import errno
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 from factory import stages
+from factory.progress import progress_bar
 from core.atomic import write_json
 
 
@@ -35,10 +38,16 @@ def echo(ctx) -> dict:
     progress = ctx.out / "progress.json"
     done = json.loads(progress.read_text())["steps"] if progress.exists() else 0
     resumed_from = done
-    for step in range(done, steps):
-        if slow:
-            time.sleep(0.3)
-        write_json(progress, {"steps": step + 1})
+    if os.environ.get("FAKE_NOISE"):
+        print(f"library noise on stdout from {ctx.name}", flush=True)
+        print(f"library noise on stderr from {ctx.name}", file=sys.stderr, flush=True)
+    with progress_bar("fake steps", total=steps, unit="steps") as advance:
+        advance(done)
+        for step in range(done, steps):
+            if slow:
+                time.sleep(0.3)
+            write_json(progress, {"steps": step + 1})
+            advance()
     upstream = {role: json.loads((Path(d) / "out.json").read_text())["digest"] for role, d in ctx.inputs.items()}
     digest = json.dumps([ctx.config, upstream], sort_keys=True)
     if os.environ.get("FAKE_FAIL_STAGE") == ctx.name:
