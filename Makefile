@@ -43,7 +43,7 @@ demo: setup
 	$(BIN)/factory run recipes/micro.yaml
 
 test: setup browser sandbox slurm
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # Debian's headless chromium for the leaderboard browser test (tests/eval/test_browser.py); installed once.
 browser:

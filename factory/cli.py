@@ -162,6 +162,8 @@ def report(recipe: Path = RecipeArg,
         planned = runner.run(r, until="report")
     except runner.StageFailed as e:
         _fail([str(e)], 1)
+    except runner.RunLocked as e:
+        _fail([str(e)], 3)
     rep = next(p for p in planned if p.stage.name == "report")
     for name in ("report.md", "leaderboard.html", "pareto.png"):
         if (rep.dir / name).exists():
@@ -197,7 +199,9 @@ def push(recipe: Path = RecipeArg,
 def generate(recipe: Path = RecipeArg,
              worker_index: int = typer.Option(0, "--worker-index", help="this worker's index, 0..N-1"),
              num_workers: int = typer.Option(1, "--num-workers", help="N: how many workers split the shards")):
-    """Scale-out teacher generation: run only shards with shard_idx % N == I (see teachers/generate.py)."""
+    """Scale-out teacher generation: N workers (any machines sharing the run folder) claim the generate stage's
+    shards one at a time under a heartbeat lease, so none is done twice and a dead worker's shard is taken over
+    (teachers/claims.py). Worker I starts at shard I*shards/N. `factory run` then publishes the stage."""
     from factory import runner
     from factory.stages import StageContext
     from core.manifest import read_manifest

@@ -94,8 +94,12 @@ def _init_input(recipe: Recipe, job, stages: list[Stage], produced: dict[str, li
         stages.append(base)
         return {"init": base.name}
     if ref.bootstrap is not None:
-        # A pretrained stand-in base costs minutes: jobs that name the same one share a single stage.
+        # A pretrained stand-in base costs minutes: jobs that name the same one share a single stage. Built from
+        # scratch beside a bootstrapped teacher, it takes the teacher's tokenizer (same family, as Qwen3's small
+        # models share the big one's), so on-policy distillation can score its tokens.
         cfg = {"base": _dump(ref.bootstrap)}
+        if recipe.teacher.bootstrap and not ref.bootstrap.init_path:
+            cfg["tokenizer_of"] = _dump(recipe.teacher.bootstrap)
         same = next((s for s in stages if s.kind == "bootstrap" and s.config == cfg), None)
         if same is None:
             same = Stage(f"base.{job.name}", "bootstrap", cfg, {"prompts": "prompts"})

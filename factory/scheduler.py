@@ -243,6 +243,7 @@ def _output_to_log(p: PlannedStage) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    console._color_system = None  # picked when the forkserver imported rich at a terminal; a log wants no escapes
 
 
 def _die_with_parent() -> None:

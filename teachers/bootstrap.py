@@ -84,13 +84,28 @@ def messages_dataset(traces):
                                             {"role": "assistant", "content": t.completion}]} for t in traces])
 
 
-def build_teacher(cfg: BootstrapConfig, traces):
-    """Split-digit tokenizer trained on (a slice of) the traces, and a random-init model sized by cfg.model."""
-    from students.tiny import build_model, build_tokenizer
+def trace_tokenizer(cfg: BootstrapConfig, traces):
+    """Split-digit BPE tokenizer trained on (a slice of) the traces; deterministic given them."""
+    from students.tiny import build_tokenizer
 
     corpus = [t.question for t in traces[:4000]] + [t.completion for t in traces[:4000]]
-    tokenizer = build_tokenizer(corpus, vocab_size=cfg.vocab_size)
+    return build_tokenizer(corpus, vocab_size=cfg.vocab_size)
+
+
+def build_teacher(cfg: BootstrapConfig, traces, tokenizer=None):
+    """A random-init model sized by cfg.model over `tokenizer` (default: one trained on these traces)."""
+    from students.tiny import build_model
+
+    tokenizer = tokenizer or trace_tokenizer(cfg, traces)
     return build_model(tokenizer, cfg.model, seed=cfg.seed), tokenizer
+
+
+def teacher_tokenizer(teacher_raw: dict, prompts_dir: Path):
+    """The bootstrapped teacher's own tokenizer, rebuilt from the teacher's traces (same config, same exclusions):
+    a student base made with it shares the teacher's vocabulary (on-policy distillation needs that) without
+    waiting for the teacher's training."""
+    tcfg = BootstrapConfig.model_validate(teacher_raw)
+    return trace_tokenizer(tcfg, training_traces(tcfg, excluded_prompts(prompts_dir, tcfg.exclude_train_prompts)))
 
 
 def trace_stats(style: TraceStyle, questions: list[str], n: int = 8, tokenizer=None) -> dict:
@@ -285,7 +300,11 @@ def run(ctx) -> dict:
     excluded = excluded_prompts(prompts_dir, cfg.exclude_train_prompts)
     traces = training_traces(cfg, excluded)
     ctx.log(f"{len(traces)} traces ({sum(t.wrong for t in traces)} wrong), {len(excluded)} prompts excluded")
-    model, tokenizer = pretrained_teacher(cfg.init_path) if cfg.init_path else build_teacher(cfg, traces)
+    if cfg.init_path:
+        model, tokenizer = pretrained_teacher(cfg.init_path)
+    else:  # a student base of a bootstrapped teacher uses the teacher's tokenizer (factory/graph.py)
+        shared = ctx.config.get("tokenizer_of")
+        model, tokenizer = build_teacher(cfg, traces, shared and teacher_tokenizer(shared, prompts_dir))
     trainer = sft_trainer(cfg, model, tokenizer, messages_dataset(traces), ctx.out, log=ctx.log)
     log, wall_s = train(trainer, ctx.out)
     save_teacher(trainer.model, tokenizer, ctx.out / "model", pretrained=bool(cfg.init_path))

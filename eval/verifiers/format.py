@@ -9,7 +9,7 @@ import re
 
 from core.think import CLOSE, OPEN, ThinkSplit, split_think
 
-__all__ = ["CLOSE", "OPEN", "ThinkSplit", "final_answer", "last_boxed", "last_math_segment", "split_think"]
+__all__ = ["CLOSE", "OPEN", "ThinkSplit", "final_answer", "last_boxed", "split_think"]
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
@@ -29,16 +29,8 @@ def last_boxed(text: str) -> str | None:
     return ""
 
 
-_MATH_SEGMENT = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
-
-
 def final_answer(answer: str) -> str:
     """The answer to grade: the last `\\boxed{}` content if any, else the whole answer text stripped."""
     boxed = last_boxed(answer)
     return boxed if boxed is not None else answer.strip()
 
-
-def last_math_segment(answer: str) -> str | None:
-    """Content of the last `$...$`, `$$...$$`, `\\(...\\)` or `\\[...\\]` in `answer`, or None."""
-    segments = _MATH_SEGMENT.findall(answer)
-    return next((part for part in segments[-1] if part), "").strip() if segments else None

@@ -42,3 +42,13 @@ def test_students_naming_the_same_pretrained_base_share_one_base_stage(write_rec
     assert bases == ["base.distill", "base.other"]
     assert stages["student.distill"].inputs["init"] == stages["student.rl-only"].inputs["init"] == "base.distill"
     assert stages["base.distill"].inputs == {"prompts": "prompts"}, "the base does not wait for the teacher"
+
+
+def test_a_scratch_base_takes_the_bootstrapped_teachers_tokenizer():
+    """The micro recipe's small base is built from scratch: it must share the teacher's vocabulary, or the
+    on-policy distillation arm refuses it ('vocabularies differ')."""
+    recipe = load_recipe(REPO / "recipes" / "micro.yaml")
+    stages = {s.name: s for s in build_graph(recipe)}
+    base = stages["base.distill"]
+    assert base.config["tokenizer_of"] == stages["teacher"].config["teacher"]["bootstrap"]
+    assert base.inputs == {"prompts": "prompts"}, "rebuilt from the teacher's config, not waiting for it"

@@ -156,6 +156,9 @@ def test_second_run_on_same_folder_exits_with_clear_message(tmp_path, write_reci
     _, err = second.communicate(timeout=60)
     assert second.returncode == 3
     assert "another factory run (pid" in err and "Traceback" not in err
+    report = _cli(path, tmp_path, "report")  # every command that runs stages takes the lock the same way
+    _, err = report.communicate(timeout=60)
+    assert report.returncode == 3 and "another factory run (pid" in err and "Traceback" not in err, err
     first.kill()
     first.wait()
     # The killed holder's lock is released by the kernel: a new run proceeds.
