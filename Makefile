@@ -37,7 +37,7 @@ setup-gpu:
 	$(PIP) --no-deps -r requirements-gpu.lock
 	MAX_JOBS=$${MAX_JOBS:-8} $(PIP) --no-deps --no-build-isolation $(FLASH_ATTN)
 	$(PIP) --no-deps --no-build-isolation -e .
-	$(BIN)/python -c "import factory, trl, vllm, deepspeed, liger_kernel, flash_attn, ray, lm_eval"
+	$(BIN)/python -c "import factory, trl, vllm, deepspeed, liger_kernel, flash_attn, ray, lm_eval, submitit, tensorboard"
 
 demo: setup
 	$(BIN)/factory run recipes/micro.yaml
