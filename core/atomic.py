@@ -87,8 +87,18 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def remove_stale_temps(root: Path) -> None:
+    """Delete the `.<name>.*.tmp` files that `write_bytes` leaves when its process is SIGKILLed mid-write: a resumed
+    folder carries them along, and a published artifact must not."""
+    for p in Path(root).rglob(".*.tmp"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+
+
 def publish_dir(tmp_dir: Path, final_dir: Path) -> None:
-    """Move a finished temporary folder into place with one rename (replacing a stale one)."""
+    """Move a finished temporary folder into place with one rename (replacing a stale one). Every write into it
+    is done by now, so any atomic-write temp inside is a killed earlier attempt's."""
+    remove_stale_temps(tmp_dir)
     if final_dir.exists():
         shutil.rmtree(final_dir)
     try:
