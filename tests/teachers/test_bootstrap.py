@@ -98,7 +98,6 @@ def test_stage_trains_and_saves_a_loadable_teacher(prompts_dir, tmp_path):
     digits = tok.convert_ids_to_tokens(tok("<think>\nOnes: 7+5=12\n</think>123")["input_ids"])
     assert [p for p in digits if p.isdigit()] == ["7", "5", "1", "2", "1", "2", "3"]
 
-
     # A student base built beside this teacher gets the same vocabulary (on-policy distillation checks it),
     # rebuilt from the teacher's config alone; the base's own traces would give a different one.
     from teachers.bootstrap import teacher_tokenizer
