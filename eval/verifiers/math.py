@@ -34,6 +34,7 @@ import re
 from functools import lru_cache
 
 from eval.verifiers.deadline import DeadlineExceeded, call_with_deadline
+from eval.verifiers.latex_two_stage import two_stage
 from eval.verifiers.math_fast import bare_number, boxed_answer, fast_verdict, gold_value, math_span_answer
 
 VERIFIER = "math"
@@ -73,7 +74,8 @@ def parse_answer(text: str, extraction_mode: str = "any_match") -> list:
     from math_verify import parse
 
     _quiet_math_verify()
-    return parse(text, extraction_config(), extraction_mode=extraction_mode, parsing_timeout=None)
+    with two_stage():  # SLL-first LaTeX parsing: LL's own parse tree, faster (eval/verifiers/latex_two_stage.py)
+        return parse(text, extraction_config(), extraction_mode=extraction_mode, parsing_timeout=None)
 
 
 @lru_cache(maxsize=4096)
