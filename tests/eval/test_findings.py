@@ -46,4 +46,4 @@ def test_arms_from_the_micro_recipes_own_report_config():
 
     recipe = load_recipe(Path(__file__).parents[2] / "recipes" / "micro.yaml")
     report = next(s for s in build_graph(recipe) if s.name == "report")
-    assert [a for a, _ in findings.distill_vs_rl_arms(report.config)] == ["distill", "rl-only"]
+    assert [a for a, _ in findings.distill_vs_rl_arms(report.config)] == ["distill", "rl-only", "on-policy"]
