@@ -47,3 +47,24 @@ def test_arms_from_the_micro_recipes_own_report_config():
     recipe = load_recipe(Path(__file__).parents[2] / "recipes" / "micro.yaml")
     report = next(s for s in build_graph(recipe) if s.name == "report")
     assert [a for a, _ in findings.distill_vs_rl_arms(report.config)] == ["distill", "rl-only", "on-policy"]
+
+
+def test_goals_name_who_meets_them_and_fail_on_a_one_point_miss():
+    config = {**CONFIG, "lineage": {**CONFIG["lineage"], "rl": {"kind": "grpo", "init": {"student": "verbose"}},
+                                    "pref": {"kind": "dpo", "init": {"student": "verbose"}}}}
+    kinds = findings.label_kinds(config)
+    assert kinds["terse"] == "sft" and kinds["rl"] == "grpo"
+    results = {"verbose": _m(0.80, 200.0), "terse": _m(0.80, 70.0), "rl": _m(0.7896, 100.0), "pref": _m(0.81, 180.0)}
+    rows = findings.long2short_rows(results, {}, "heldout", "verbose", ["terse", "rl", "pref"])
+    goals = {g: (v, ok) for g, v, ok in findings.long2short_goals(rows, "verbose", kinds)}
+    assert goals[">= 60 % fewer tokens at <= 1 pt accuracy loss"] == ("terse", True)
+    rl_goal = goals["length RL (GRPO) within 1 pt at >= 40 % fewer tokens"]
+    assert rl_goal[1] is False and "rl -1.0 pts" in rl_goal[0]  # -1.04 points is a miss
+    assert goals["DPO within 1 pt at fewer tokens"] == ("pref", True)
+    arms = [("tiny-a", "on-policy"), ("tiny-b", "grpo"), ("tiny-c", "sft")]
+    kinds |= {"tiny-c": "sft"}
+    results = {"base.tiny-a": _m(0.20, 190.0), "tiny-a": _m(0.21, 190.0), "tiny-b": _m(0.25, 100.0),
+               "tiny-c": _m(0.24, 70.0)}
+    r1 = {g: ok for g, _, ok in findings.distill_vs_rl_goals(results, "heldout", arms, kinds)}
+    assert r1 == {"RL alone improves on its base": True, "distillation (SFT) beats RL alone": False,
+                  "an on-policy distillation arm is measured": True}
