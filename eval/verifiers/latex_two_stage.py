@@ -12,13 +12,15 @@ The verdict is therefore math-verify's; only the time changes (docs/benchmarks.m
 The switch is per call (`two_stage()` sets a context variable): plain math-verify elsewhere in the process (the
 reference side of tests and benchmarks) keeps LL. The patch is installed once, on first use; it wraps
 `_Latex2Sympy.create_parser` and `_Latex2Sympy.parse`, whose signatures are those of the pinned
-latex2sympy2_extended (requirements.lock). tests/eval/verifiers/test_latex_two_stage.py checks it against LL.
+latex2sympy2_extended (requirements.lock); if they are missing, parsing stays LL with a warning.
+tests/eval/verifiers/test_latex_two_stage.py checks it against LL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import warnings
 from typing import Iterator
 
 _two_stage = contextvars.ContextVar("latex_two_stage", default=False)
@@ -41,10 +43,15 @@ def _install() -> None:
     global _installed
     if _installed:
         return
-    from antlr4.atn.PredictionMode import PredictionMode
-    from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
+    _installed = True
+    try:
+        from antlr4.atn.PredictionMode import PredictionMode
+        from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
 
-    create_parser, parse = _Latex2Sympy.create_parser, _Latex2Sympy.parse
+        create_parser, parse = _Latex2Sympy.create_parser, _Latex2Sympy.parse
+    except (ImportError, AttributeError) as error:  # another latex2sympy2_extended: plain LL, same verdicts
+        warnings.warn(f"two-stage LaTeX parsing is off ({error}); math verification runs at LL speed", stacklevel=2)
+        return
 
     def create_parser_sll_when_asked(self, latex_str):
         parser = create_parser(self, latex_str)
@@ -66,4 +73,3 @@ def _install() -> None:
 
     _Latex2Sympy.create_parser = create_parser_sll_when_asked
     _Latex2Sympy.parse = parse_two_stage
-    _installed = True

@@ -118,3 +118,19 @@ def test_outside_the_block_latex2sympy_keeps_ll_prediction():
     finally:
         _Latex2Sympy.create_parser = create
     assert modes == [PredictionMode.LL, PredictionMode.SLL]
+
+
+def test_a_latex2sympy_without_the_wrapped_methods_leaves_ll_on_with_a_warning(monkeypatch):
+    import warnings
+
+    import latex2sympy2_extended.latex2sympy2 as l2s
+
+    import eval.verifiers.latex_two_stage as two
+
+    monkeypatch.setattr(two, "_installed", False)
+    monkeypatch.delattr(l2s, "_Latex2Sympy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with two_stage():
+            pass
+    assert two._installed and any("two-stage LaTeX parsing is off" in str(w.message) for w in caught)
