@@ -33,14 +33,18 @@ def _acc_ci(m: dict) -> str:
     return f"{_pct(m['acc'])} [{_pct(m['acc_ci'][0])}, {_pct(m['acc_ci'][1])}]"
 
 
+def _labels(produced: dict, job: str) -> list[str]:
+    """The student labels one job produced (a merge sweep makes several)."""
+    return [s.removeprefix("student.") for s in produced.get(job, [f"student.{job}"])]
+
+
 def long2short_group(report_config: dict) -> tuple[str | None, list[str]]:
     """(the long student, the labels gated against it): the first gate whose baseline is a student."""
     produced = report_config.get("produced") or {}
     for gate in report_config.get("gates") or []:
         baseline, students = gate.get("baseline"), gate.get("students")
         if baseline and baseline != "teacher" and isinstance(students, list):
-            labels = [s.removeprefix("student.") for job in students for s in produced.get(job, [f"student.{job}"])]
-            return baseline, labels
+            return baseline, [label for job in students for label in _labels(produced, job)]
     return None, []
 
 
@@ -111,9 +115,8 @@ def distill_vs_rl_rows(results: dict, manifests: dict, task: str, arms: list[tup
 def label_kinds(report_config: dict) -> dict[str, str]:
     """Student label -> job kind (a merge sweep's labels take their job's kind)."""
     produced = report_config.get("produced") or {}
-    return {s.removeprefix("student."): entry.get("kind", "")
-            for name, entry in (report_config.get("lineage") or {}).items()
-            for s in produced.get(name, [f"student.{name}"])}
+    return {label: entry.get("kind", "") for name, entry in (report_config.get("lineage") or {}).items()
+            for label in _labels(produced, name)}
 
 
 def long2short_goals(l2s: list[dict], long_label: str, kinds: dict[str, str]) -> list[tuple[str, str, bool]]:

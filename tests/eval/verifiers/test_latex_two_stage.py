@@ -87,12 +87,11 @@ def test_strings_sll_alone_cannot_parse_are_parsed_by_the_ll_fallback():
         return "ok"
 
     polynomial = "3x^2+45x"
-    assert outcome(polynomial, True)[0] == "ok"
-    with two_stage():
-        assert outcome(polynomial, True) == outcome(polynomial, True)  # installs the patch
+    ll = outcome(polynomial, True)
+    assert ll[0] == "ok"
     assert sll_only(polynomial) == "error"
     with two_stage():
-        assert outcome(polynomial, True)[0] == "ok"
+        assert outcome(polynomial, True) == ll
 
 
 def test_outside_the_block_latex2sympy_keeps_ll_prediction():
