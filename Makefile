@@ -42,8 +42,10 @@ setup-gpu:
 demo: setup
 	$(BIN)/factory run recipes/micro.yaml
 
+# One pytest worker per core (pytest-xdist); tests that start a local cluster share an xdist_group.
+TEST_WORKERS ?= 2
 test: setup browser sandbox slurm
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 # Debian's headless chromium for the leaderboard browser test (tests/eval/test_browser.py); installed once.
 browser:

@@ -55,12 +55,15 @@ class Wiring:
         return names[len(names) // 2]
 
     def source(self, role: str) -> str | None:
-        """`data`: the datasets stage; `teacher`: the teacher's weights when a stage makes them."""
+        """`data`: the datasets stage; `prompts`: the prompts stage; `teacher`: the teacher's weights when a stage
+        makes them."""
         if role == "data":
             return "datasets"
+        if role == "prompts":
+            return "prompts"
         if role == "teacher":
             return "teacher" if self.recipe.teacher.bootstrap else None
-        raise KeyError(f"unknown input role '{role}' (known: data, teacher)")
+        raise KeyError(f"unknown input role '{role}' (known: data, prompts, teacher)")
 
 
 class _Names(Wiring):

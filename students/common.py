@@ -134,6 +134,15 @@ def use_bf16(job) -> bool:
     return bool((getattr(job, "trl", None) or {}).get("bf16")) and has_cuda()
 
 
+def load_pool(ctx, name: str):
+    """The prompts an RL or on-policy job trains on: the `rl_pool` dataset, or (`prompts`) every raw train prompt."""
+    if name == "prompts":
+        from factory.data.rl_pool import prompt_pool
+
+        return prompt_pool(Path(ctx.input("prompts")) / "train.jsonl")
+    return load_split(ctx, name)
+
+
 def load_split(ctx, name: str):
     """One dataset of the `data` input (`sft`, `shortest`, `pairs`, `rl_pool`), with a clear error."""
     from datasets import load_from_disk

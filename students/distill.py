@@ -9,7 +9,8 @@ when it has one, else `teacher.model`.
 Logit-level distillation needs one vocabulary: the student must use the teacher's tokenizer, else the job
 stops with one line saying so (cross-tokenizer distillation is TRL's GOLD, not offered here yet).
 
-Prompts come from the `rl_pool` dataset (its `prompt` column, conversational). Any DistillationConfig field
+Prompts come from the `rl_pool` dataset (its `prompt` column, conversational), or with `data: prompts` from
+every raw train prompt. Any DistillationConfig field
 goes in `trl:` (`beta`, `temperature`, `top_p`, ...).
 """
 
@@ -30,7 +31,7 @@ class DistillJob(job_base.TrainJob):
     TRL_CONFIG = "trl:DistillationConfig"
 
     kind: Literal["distill"]
-    data: Literal["rl_pool"] = "rl_pool"
+    data: Literal["rl_pool", "prompts"] = Field("rl_pool", description=job_base.POOL_DATA_HELP)
     token_budget: int | None = job_base.token_budget()
     max_completion_length: int = Field(512, gt=0)
 
@@ -39,7 +40,7 @@ Job = DistillJob
 
 
 def stages(job: DistillJob, wiring):
-    return job_base.train_stages(job, wiring, ("data", "teacher"))
+    return job_base.train_stages(job, wiring, (job_base.pool_role(job), "teacher"))
 
 
 def teacher_path(ctx) -> str:
@@ -85,7 +86,7 @@ def run(ctx) -> dict:
     job = DistillJob.model_validate(ctx.config["job"])
     if launch.should_launch(job):
         return launch.launch(ctx, job)
-    dataset = common.load_split(ctx, job.data)
+    dataset = common.load_pool(ctx, job.data)
     if "prompt" not in dataset.column_names:
         raise ValueError(f"dataset '{job.data}' has no 'prompt' column (has {dataset.column_names})")
     dataset = dataset.select_columns(["prompt"])

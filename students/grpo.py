@@ -54,7 +54,7 @@ class GRPOJob(job_base.TrainJob):
     TRL_CONFIG = "trl:GRPOConfig"
 
     kind: Literal["grpo"]
-    data: Literal["rl_pool"] = "rl_pool"
+    data: Literal["rl_pool", "prompts"] = Field("rl_pool", description=job_base.POOL_DATA_HELP)
     token_budget: int | None = job_base.token_budget()
     rewards: list[Reward] = Field(default_factory=lambda: [Reward(name="accuracy"), Reward(name="format")])
     num_generations: int = Field(8, gt=1)
@@ -85,7 +85,7 @@ Job = GRPOJob
 
 
 def stages(job: GRPOJob, wiring):
-    return job_base.train_stages(job, wiring, ("data",))
+    return job_base.train_stages(job, wiring, (job_base.pool_role(job),))
 
 R1_ZERO_TEMPLATE = Path(__file__).resolve().parent / "templates" / "r1_zero.txt"
 POOL_COLUMNS = ["prompt", "gold", "task", "prompt_id", "metadata"]
@@ -179,7 +179,7 @@ def run(ctx) -> dict:
     job = GRPOJob.model_validate(ctx.config["job"])
     if launch.should_launch(job):
         return launch.launch(ctx, job)
-    dataset = prepare_pool(common.load_split(ctx, job.data), job)
+    dataset = prepare_pool(common.load_pool(ctx, job.data), job)
     trainer, tokenizer = build_trainer(job, common.resolve_init(ctx, job), dataset, ctx.out, ctx.config.get("tracking"))
     result, wall_s = common.train(trainer, ctx.out, ctx, job.token_budget)
     history = reward_history(trainer)
@@ -193,7 +193,8 @@ def run(ctx) -> dict:
 def estimate(recipe, stage, job: GRPOJob, hw, E):
     """Rollouts (sampled at the eval rate) plus training on prompt + completion tokens."""
     completion = job.max_completion_length * E._fraction(hw)
-    pool = E.train_prompts(recipe) * (recipe.datasets.rl_pool.max_pass_rate - recipe.datasets.rl_pool.min_pass_rate)
+    window = recipe.datasets.rl_pool
+    pool = E.train_prompts(recipe) * (1.0 if job.data == "prompts" else window.max_pass_rate - window.min_pass_rate)
     completions = job.max_steps * job.global_batch if job.max_steps > 0 else pool * job.num_generations * \
         job.num_train_epochs
     tokens = completions * (completion + E._prompt_tokens(completion))

@@ -165,6 +165,15 @@ def token_budget():
 
 
 # ---------------------------------------------------------------- graph wiring shared by trained kinds
+POOL_DATA_HELP = ("rl_pool: the teacher-scored pool (pass-rate window, curriculum); prompts: every raw train prompt, "
+                  "no teacher (R1-Zero), so the stage need not wait for the teacher's samples")
+
+
+def pool_role(job) -> str:
+    """The input an RL / on-policy job reads its prompts from: the datasets stage, or the prompts stage."""
+    return "prompts" if job.data == "prompts" else "data"
+
+
 def train_stages(job, wiring, roles: tuple[str, ...] = ("data",)) -> list[tuple[str, dict, dict]]:
     """One stage `student.<name>`: its init input plus the named roles (`data` = the datasets stage)."""
     inputs = wiring.init(job)

@@ -22,8 +22,9 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from datasets import Features, Value
+from datasets import Dataset, Features, Value
 
+from core.atomic import read_jsonl
 from factory.data.config import RLPoolConfig
 from factory.data.rejection import MESSAGES
 from factory.data.samples import PromptGroup, user_message
@@ -79,3 +80,17 @@ def build(groups: Iterable[PromptGroup], cfg: RLPoolConfig, drops: Counter) -> I
     """One row per kept prompt; the pool (one small row per prompt) is held to be ordered."""
     rows = [r for g in groups if (r := row_for_prompt(g, cfg, drops)) is not None]
     yield from ordered(rows, cfg.order)
+
+
+def prompt_pool(train_jsonl):
+    """Every train prompt as a pool row, in file order, with no teacher in the loop (`data: prompts`).
+
+    R1-Zero's setting: RL (or on-policy distillation) on the task's own prompts, no difficulty window or
+    curriculum from the teacher's samples. It also lets such a student start before the teacher has sampled.
+    pass_rate is null: nobody measured it."""
+    rows = [{"prompt": [user_message(r["prompt"])], "gold": str(r.get("gold", "")), "task": r.get("task", ""),
+             "pass_rate": None, "prompt_id": r["prompt_id"], "metadata": _metadata_json(r.get("metadata"))}
+            for r in read_jsonl(train_jsonl)]
+    if not rows:
+        raise ValueError(f"no train prompts in {train_jsonl}")
+    return Dataset.from_list(rows, features=FEATURES)

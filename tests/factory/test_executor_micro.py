@@ -24,7 +24,7 @@ from tests.conftest import REPO
 from tests.factory.test_executor_slurm import slurm  # noqa: F401  (the cluster fixture)
 from tests.test_end_to_end import shrink_micro
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one test cluster at a time under -n
 FRONT = "eval.long"
 # Files that differ between any two local runs too: timings, absolute paths, datasets' random fingerprints.
 VOLATILE = {"stage.log", "state.json", "train_log.json", "training_args.bin", "results.json", "heldout.yaml"}

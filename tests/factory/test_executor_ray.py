@@ -24,7 +24,7 @@ from tests.factory import fake_stages
 from tests.factory.test_executor_slurm import FRONT, _by_name, _wait_for, assert_dependencies_held, assert_same_artifacts
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one local Ray instance at a time under -n
 
 
 @pytest.fixture

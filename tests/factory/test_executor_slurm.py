@@ -27,7 +27,7 @@ from factory.recipe import load_recipe
 from tests.conftest import REPO, minimal_recipe
 from tests.factory import fake_stages, slurm_cluster
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one test cluster at a time under -n
 FRONT = "eval.long"  # prompts -> generate -> verify -> datasets -> student.long -> eval.long
 
 

@@ -52,3 +52,20 @@ def test_grpo_token_budget_counts_prompts_and_sampled_completions(make_ctx, init
     summary = grpo.run(ctx)
     assert summary["steps"] == 1, "a budget of 1 token stops after the first step"
     assert summary["train_tokens"] > 8, "prompt and completion tokens of the 8 rollouts are counted"
+
+
+def test_grpo_on_raw_prompts_reads_the_prompts_stage(make_ctx, init_dir, tmp_path):
+    """`data: prompts` trains on every train prompt of the prompts stage, with no datasets input at all."""
+    from core.atomic import write_jsonl
+
+    prompts = tmp_path / "prompts"
+    write_jsonl(prompts / "train.jsonl", [
+        {"prompt": f"What is {i} + 1?", "gold": str(i + 1), "task": "procedural:basic_arithmetic",
+         "prompt_id": f"q{i}", "metadata": {"source_dataset": "basic_arithmetic"}, "split": "train"}
+        for i in range(6)])
+    ctx = make_ctx(_job(data="prompts", max_steps=1), {"init": init_dir, "prompts": prompts})
+    summary = grpo.run(ctx)
+    assert summary["prompts"] == 6 and summary["steps"] == 1
+    pool = grpo.prepare_pool(grpo.common.load_pool(ctx, "prompts"), GRPOJob.model_validate(_job(data="prompts")))
+    assert pool[0]["prompt"] == [{"role": "user", "content": "What is 0 + 1?"}] and pool[0]["gold"] == "1"
+    assert json.loads(pool[0]["metadata"]) == {"source_dataset": "basic_arithmetic"}

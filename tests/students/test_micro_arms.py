@@ -16,6 +16,8 @@ def test_micro_frontier_arms_validate_and_plan(tmp_path):
     stages = {s.name: s for s in build_graph(recipe)}
     assert stages["student.on-policy"].kind == "distill" and stages["student.on-policy"].inputs["teacher"] == "teacher"
     assert "eval.on-policy" in stages and "eval.grpo-dler" in stages
+    for name in ("student.rl-only", "student.on-policy"):  # raw prompts: no wait for the teacher's samples
+        assert stages[name].inputs.get("prompts") == "prompts" and "data" not in stages[name].inputs
     dler = next(j for j in recipe.students if j.name == "grpo-dler")
     args = grpo.grpo_config(dler, tmp_path)
     assert (args.scale_rewards, args.epsilon_high, args.loss_type) == ("batch", 0.28, "dapo") and dler.drops_equal_groups

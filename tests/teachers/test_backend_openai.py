@@ -89,7 +89,9 @@ def test_consecutive_failures_stop_the_stage(tmp_path):
     with serve(lambda seed, attempt: "500") as url:
         ctx = generate_ctx(tmp_path / "out", prompts, _teacher(url, retry_budget_s=0.2, max_consecutive_failures=5,
                                                               max_concurrency=2), GEN)
-        with pytest.raises(SamplesFailed, match="5 samples in a row failed"):
+        # Failures arrive per batch of up to max_concurrency, so the run may count 5 or 6 when it stops.
+        stop = r"[56] samples in a row failed \(teacher.max_consecutive_failures = 5\)"
+        with pytest.raises(SamplesFailed, match=stop):
             run(ctx)
     assert len(FakeOpenAI.attempts) < 80  # stopped early, not after trying every sample
 
