@@ -59,3 +59,10 @@ def write_recipe(tmp_path):
         return p
 
     return write
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `-n` (make test), hand out the slow tests first: a long test that starts last keeps one worker
+    busy alone while the other idles (longest-first list scheduling). Order within each half is unchanged."""
+    if getattr(config.option, "numprocesses", None):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
