@@ -10,8 +10,7 @@ Logit-level distillation needs one vocabulary: the student must use the teacher'
 stops with one line saying so (cross-tokenizer distillation is TRL's GOLD, not offered here yet).
 
 Prompts come from the `rl_pool` dataset (its `prompt` column, conversational), or with `data: prompts` from
-every raw train prompt. Any DistillationConfig field
-goes in `trl:` (`beta`, `temperature`, `top_p`, ...).
+every raw train prompt. Any DistillationConfig field goes in `trl:` (`beta`, `temperature`, `top_p`, ...).
 """
 
 from __future__ import annotations

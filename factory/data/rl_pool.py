@@ -48,10 +48,13 @@ def row_for_prompt(group: PromptGroup, cfg: RLPoolConfig, drops: Counter) -> dic
     if reason:
         drops[reason] += 1
         return None
-    prompt = group.prompt
-    return {"prompt": [user_message(group.text)], "gold": str(prompt.get("gold", "")), "task": prompt.get("task", ""),
-            "pass_rate": rate, "prompt_id": group.prompt_id,
-            "metadata": _metadata_json(prompt.get("metadata"))}
+    return _pool_row(group.prompt, group.text, group.prompt_id, rate)
+
+
+def _pool_row(prompt: dict, text: str, prompt_id: str, rate: float | None) -> dict:
+    """One pool row (FEATURES) for a prompt row; `rate` is the teacher's pass rate, None when unmeasured."""
+    return {"prompt": [user_message(text)], "gold": str(prompt.get("gold", "")), "task": prompt.get("task", ""),
+            "pass_rate": rate, "prompt_id": prompt_id, "metadata": _metadata_json(prompt.get("metadata"))}
 
 
 def _metadata_json(metadata) -> str:
@@ -88,9 +91,7 @@ def prompt_pool(train_jsonl):
     R1-Zero's setting: RL (or on-policy distillation) on the task's own prompts, no difficulty window or
     curriculum from the teacher's samples. It also lets such a student start before the teacher has sampled.
     pass_rate is null: nobody measured it."""
-    rows = [{"prompt": [user_message(r["prompt"])], "gold": str(r.get("gold", "")), "task": r.get("task", ""),
-             "pass_rate": None, "prompt_id": r["prompt_id"], "metadata": _metadata_json(r.get("metadata"))}
-            for r in read_jsonl(train_jsonl)]
+    rows = [_pool_row(r, r["prompt"], r["prompt_id"], None) for r in read_jsonl(train_jsonl)]
     if not rows:
         raise ValueError(f"no train prompts in {train_jsonl}")
     return Dataset.from_list(rows, features=FEATURES)
