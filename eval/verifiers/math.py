@@ -36,6 +36,8 @@ from functools import lru_cache
 from eval.verifiers.deadline import DeadlineExceeded, call_with_deadline
 from eval.verifiers.latex_two_stage import two_stage
 from eval.verifiers.math_fast import bare_number, boxed_answer, fast_verdict, gold_value, math_span_answer
+from eval.verifiers import number_memo
+from eval.verifiers.number_memo import memoized_numbers
 
 VERIFIER = "math"
 CACHE_MAX = 200_000
@@ -74,7 +76,8 @@ def parse_answer(text: str, extraction_mode: str = "any_match") -> list:
     from math_verify import parse
 
     _quiet_math_verify()
-    with two_stage():  # SLL-first LaTeX parsing: LL's own parse tree, faster (eval/verifiers/latex_two_stage.py)
+    # SLL-first LaTeX parsing and memoized number literals: same results, faster (latex_two_stage, number_memo)
+    with two_stage(), memoized_numbers():
         return parse(text, extraction_config(), extraction_mode=extraction_mode, parsing_timeout=None)
 
 
@@ -194,6 +197,7 @@ def clear_caches() -> None:
     parsed_gold.cache_clear()
     _parse_boxed.cache_clear()
     _parse_span.cache_clear()
+    number_memo.clear()
 
 
 def _verdict(correct: bool | None, reason: str) -> dict:
