@@ -107,6 +107,53 @@ def factory(prompts: dict[str, dict], rows: list[dict], workers: int) -> list[bo
             pool.shutdown()
 
 
+def unavoidable(prompts: dict[str, dict], rows: list[dict]) -> tuple[float, int, float, int]:
+    """The work no exact in-process method judging with math-verify can skip, timed once on cold caches.
+
+    One LaTeX parse (latex2sympy, two-stage, memoized numbers) per distinct string math-verify parses for the
+    factory, and one `verify` per distinct (gold, parsed answer) pair it asks; recorded on a factory run, then
+    replayed once each after sympy's cache is cleared. naive time / this time caps any such method's speed-up.
+    """
+    import latex2sympy2_extended.latex2sympy2 as l2s
+    import math_verify
+    from sympy.core.cache import clear_cache
+
+    from eval.verifiers.latex_two_stage import two_stage
+    from eval.verifiers.math import clear_caches
+    from eval.verifiers.number_memo import memoized_numbers
+
+    texts, pairs = {}, {}
+    parse_latex, verify = l2s._Latex2Sympy.parse, math_verify.verify
+
+    def record_parse(converter, text):
+        texts.setdefault((text, converter.is_real), converter)
+        return parse_latex(converter, text)
+
+    def record_verify(gold, answer, **options):
+        pairs.setdefault(repr((gold, answer)), (gold, answer, options))
+        return verify(gold, answer, **options)
+
+    l2s._Latex2Sympy.parse, math_verify.verify = record_parse, record_verify
+    try:
+        factory(prompts, rows, 1)
+    finally:
+        l2s._Latex2Sympy.parse, math_verify.verify = parse_latex, verify
+    clear_caches()
+    clear_cache()
+    start = time.perf_counter()
+    with two_stage(), memoized_numbers():
+        for (text, _), converter in texts.items():
+            try:
+                converter.parse(text)
+            except Exception:  # noqa: BLE001 - a failed parse is work math-verify did too
+                pass
+    parsing = time.perf_counter() - start
+    start = time.perf_counter()
+    for gold, answer, options in pairs.values():
+        verify(gold, answer, **options)
+    return parsing, len(texts), time.perf_counter() - start, len(pairs)
+
+
 def peer_suite() -> None:
     """math-verify's own test cases: factory vs math-verify, and where math-verify contradicts a test's label."""
     from eval.verifiers import judge_answer
@@ -134,9 +181,11 @@ def main() -> None:
     args = parser.parse_args()
     prompts, rows = make_mix(args.prompts, args.n, args.seed, args.mix)
     from math_verify import parse, verify
+    from sympy.core.cache import clear_cache
 
     verify(parse("$\\frac{1}{2}$"), parse("$x+1$"))  # warm-up, outside every measurement
     naive(*make_mix(40, 2, args.seed + 1, args.mix))  # warm ANTLR's caches on the mix's shapes for both sides
+    clear_cache()  # sympy's own memo: neither side may start with the other's simplifications
     base, t_naive = timed(naive, prompts, rows)
     distinct = len({(prompts[r["prompt_id"]]["gold"], r["completion"].split("</think>", 1)[1]) for r in rows})
     print(f"samples: {len(rows)} ({args.mix} mix, {args.prompts} prompts x {args.n}; {distinct} distinct "
@@ -146,11 +195,16 @@ def main() -> None:
     runs = [("factory, in process:", 1)] + ([(f"factory, pool of {args.workers}:", args.workers)]
                                             if args.workers > 1 else [])
     for label, workers in runs:
+        clear_cache()
         ours, seconds = timed(factory, prompts, rows, workers)
         differ = sum(a is not b for a, b in zip(base, ours))
         print(f"{label:31s} {seconds:6.2f} s ({len(rows) / seconds:5.0f} samples/s), correct "
               f"{sum(o is True for o in ours)}, undecided {sum(o is None for o in ours)}, "
               f"verdicts differing from math-verify {differ}; speed-up {t_naive / seconds:.1f}x")
+    parsing, n_texts, verifying, n_pairs = unavoidable(prompts, rows)
+    print(f"unavoidable for an exact in-process method: {parsing + verifying:.2f} s ({n_texts} distinct LaTeX "
+          f"parses {parsing:.2f} s, {n_pairs} distinct verify calls {verifying:.2f} s); speed-up ceiling "
+          f"{t_naive / (parsing + verifying):.1f}x")
     peer_suite()
 
 
