@@ -74,6 +74,8 @@ def lineage_text(label: str, job: str, lineage: dict, teacher: str) -> str:
             parts.append(f"init {src}")
     if info.get("models"):
         parts.append("merge of " + " + ".join(info["models"]))
+    if info.get("teacher"):
+        parts.append(f"scored by student {info['teacher']}")
     return f"teacher {teacher}; " + ", ".join(parts)
 
 

@@ -73,6 +73,13 @@ class StageEstimate:
     warning: str = ""  # set when the stage will not fit its GPUs
 
 
+def distill_teacher_params(recipe: Recipe, job, hw: HardwareConfig) -> float:
+    """The size of the model that scores an on-policy distillation job's tokens: its `teacher` student or the
+    recipe's teacher."""
+    teacher = getattr(job, "teacher", None)
+    return _job_params(recipe, _job(recipe, teacher), hw) if teacher else _teacher_params(recipe, hw)
+
+
 def _teacher_params(recipe: Recipe, hw: HardwareConfig) -> float:
     t = recipe.teacher
     return _bootstrap_params(t.bootstrap, hw) if t.bootstrap else model_params(t.model, hw, recipe)
@@ -237,7 +244,7 @@ def rollout_trained(recipe: Recipe, stage, job, hw: HardwareConfig, completions:
     rollout_h = completions * completion / sample_tokens_per_s(params, hw, hw.eval_tokens_per_s) / 3600
     gpu_h = train_gpu_hours(params, tokens, hw) + rollout_h
     if teacher_forward:
-        gpu_h += train_gpu_hours(_teacher_params(recipe, hw), tokens, hw, 2.0)
+        gpu_h += train_gpu_hours(distill_teacher_params(recipe, job, hw), tokens, hw, 2.0)
     note = f"{completions:,.0f} rollouts of ~{completion:,.0f} tok (rollouts {rollout_h:,.1f} GPU-h)"
     return _student(recipe, stage, job, hw, gpu_h, tokens, note)
 
@@ -264,7 +271,7 @@ def _student(recipe: Recipe, stage, job, hw: HardwareConfig, gpu_h: float, token
         note += f"; launches {gpus} processes but `hardware` has {hw.total_gpus} GPUs"
     est = StageEstimate(stage.name, stage.kind, gpus, gpu_h, gpu_h / gpus, tokens, note)
     shape = _job_shape(recipe, job)
-    teacher = _teacher_params(recipe, hw) if job.kind == "distill" else 0.0
+    teacher = distill_teacher_params(recipe, job, hw) if job.kind == "distill" else 0.0
     mem = shape and memory.student(job, shape, params, hw.spec.memory_gb, MAX_PROMPT_TOKENS, teacher)
     return _with_memory(est, mem, hw, "lower per_device_train_batch_size (raise gradient_accumulation_steps), "
                         "set sequence_parallel_size, use zero3 over more GPUs, or trl: {gradient_checkpointing: true}")

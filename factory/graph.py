@@ -147,7 +147,8 @@ def build_graph(recipe: Recipe) -> list[Stage]:
             inputs["model"] = model_stage
         stages.append(Stage(f"eval.{label}", "eval", {"eval": eval_cfg, "label": label,
                                                       "teacher_model": recipe.teacher.model}, inputs))
-    lineage = {s.name: {"kind": s.kind, **{k: v for k, v in _dump(s).items() if k in ("data", "init", "models")}}
+    lineage = {s.name: {"kind": s.kind, **{k: v for k, v in _dump(s).items()
+                                           if k in ("data", "init", "models") or (k == "teacher" and v)}}
                for s in recipe.students}
     report_inputs = {s.name: s.name for s in stages if s.kind == "eval"} | {"datasets": "datasets", "verified": "verify"}
     stages.append(Stage("report", "report", {"gates": [_dump(g) for g in recipe.eval.gates], "recipe": recipe.name,

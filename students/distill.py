@@ -3,8 +3,10 @@
 TRL 1.16's stable `DistillationTrainer` (generalized JSD between the student's and the teacher's next-token
 distributions on the student's own completions; `beta` 0 = forward KL, 1 = reverse KL, the default). Qwen3
 trained its small models this way (Qwen3 technical report, 2025, "strong-to-weak distillation"); on-policy
-distillation itself: Agarwal et al. 2024 (GKD). The teacher is the recipe's teacher: the bootstrap stage
-when it has one, else `teacher.model`.
+distillation itself: Agarwal et al. 2024 (GKD). The teacher is the recipe's teacher (the bootstrap stage when
+it has one, else `teacher.model`), or with `teacher: <student>` another student of the recipe: for long2short,
+the already-shortened model, since the student imitates whatever habits the scoring model has, its
+overthinking included (docs/micro-frontier.md).
 
 Logit-level distillation needs one vocabulary: the student must use the teacher's tokenizer, else the job
 stops with one line saying so (cross-tokenizer distillation is TRL's GOLD, not offered here yet).
@@ -33,13 +35,21 @@ class DistillJob(job_base.TrainJob):
     data: Literal["rl_pool", "prompts"] = Field("rl_pool", description=job_base.POOL_DATA_HELP)
     token_budget: int | None = job_base.token_budget()
     max_completion_length: int = Field(512, gt=0)
+    teacher: str | None = Field(None, description="another student job whose weights score the tokens (it must "
+                                "share the student's tokenizer); default: the recipe's teacher")
+
+    def upstream_students(self) -> list[str]:
+        return super().upstream_students() + ([self.teacher] if self.teacher else [])
 
 
 Job = DistillJob
 
 
 def stages(job: DistillJob, wiring):
-    return job_base.train_stages(job, wiring, (job_base.pool_role(job), "teacher"))
+    if job.teacher is None:
+        return job_base.train_stages(job, wiring, (job_base.pool_role(job), "teacher"))
+    [(name, extra, inputs)] = job_base.train_stages(job, wiring, (job_base.pool_role(job),))
+    return [(name, extra, inputs | {"teacher": wiring.student(job.teacher)})]
 
 
 def teacher_path(ctx) -> str:

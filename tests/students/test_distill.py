@@ -55,3 +55,32 @@ def test_distill_wires_the_teacher_stage(write_recipe):
     stages = {s.name: s for s in build_graph(load_recipe(write_recipe(data)))}
     assert stages["student.opd"].inputs["init"] == "student.long"
     assert stages["student.opd"].inputs["data"] == "datasets"
+
+
+def test_a_student_can_be_the_teacher_that_scores_the_tokens(write_recipe):
+    """`teacher: short`: the short student's weights score the tokens, and the stage waits for that student."""
+    from factory.graph import build_graph
+    from factory.recipe import load_recipe
+    from tests.conftest import minimal_recipe
+
+    data = minimal_recipe()
+    data["students"].append({"name": "opd", "kind": "distill", "init": {"student": "long"}, "teacher": "long"})
+    stages = build_graph(load_recipe(write_recipe(data)))
+    order = [s.name for s in stages]
+    opd = next(s for s in stages if s.name == "student.opd")
+    assert opd.inputs["teacher"] == "student.long" and order.index("student.long") < order.index("student.opd")
+    from eval.report import lineage_text
+
+    lineage = next(s for s in stages if s.name == "report").config["lineage"]
+    assert "scored by student long" in lineage_text("opd", "opd", lineage, "the teacher")
+    assert "teacher" not in lineage["long"]  # other jobs' lineage is unchanged
+
+
+def test_an_unknown_teacher_student_is_refused_by_name(write_recipe):
+    from factory.recipe import load_recipe
+    from tests.conftest import minimal_recipe
+
+    data = minimal_recipe()
+    data["students"].append({"name": "opd", "kind": "distill", "init": {"student": "long"}, "teacher": "shorty"})
+    with pytest.raises(Exception, match="opd: input student 'shorty' does not exist"):
+        load_recipe(write_recipe(data))

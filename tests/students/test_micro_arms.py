@@ -1,5 +1,5 @@
 """The frontier arms of recipes/micro.yaml (DLER GRPO, on-policy distillation) are wired as documented: the
-on-policy arm is scored by the recipe's teacher, the DLER values reach GRPOConfig, and both have estimates."""
+on-policy arm is scored by the `short` student (not the overthinking teacher), the DLER values reach GRPOConfig, and both have estimates."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_micro_frontier_arms_validate_and_plan(tmp_path):
 
     recipe = load_recipe(REPO / "recipes" / "micro.yaml")
     stages = {s.name: s for s in build_graph(recipe)}
-    assert stages["student.on-policy"].kind == "distill" and stages["student.on-policy"].inputs["teacher"] == "teacher"
+    assert stages["student.on-policy"].kind == "distill" and stages["student.on-policy"].inputs["teacher"] == "student.short"
     assert "eval.on-policy" in stages and "eval.grpo-dler" in stages
     for name in ("student.rl-only", "student.on-policy"):  # raw prompts: no wait for the teacher's samples
         assert stages[name].inputs.get("prompts") == "prompts" and "data" not in stages[name].inputs
