@@ -14,7 +14,8 @@ from pathlib import Path
 # How the distillation-vs-RL arms read, by the kind of job (a kind not listed shows its name).
 METHODS = {"sft": "SFT on the teacher's rejection-sampled data",
            "grpo": "GRPO alone from the same base (rule-based rewards)",
-           "distill": "on-policy distillation (the student samples, the teacher scores every token)"}
+           "distill": "on-policy distillation (the student samples; the teacher, or the job's `teacher:` student, "
+                      "scores every token)"}
 
 
 def _load(path: Path) -> dict:
@@ -126,7 +127,9 @@ def long2short_goals(l2s: list[dict], long_label: str, kinds: dict[str, str]) ->
 
     def best(rows):
         r = max(rows, key=lambda r: r["delta"], default=None)
-        return f"best: {r['label']} {100 * r['delta']:+.1f} pts at {100 * r['cut']:+.1f} % tokens" if r else "no such student"
+        if r is None:
+            return "no such student"
+        return f"best: {r['label']} {100 * r['delta']:+.1f} pts at {100 * r['cut']:.1f} % fewer tokens"
 
     goals = []
     for goal, cut, rows in [

@@ -59,7 +59,7 @@ def test_goals_name_who_meets_them_and_fail_on_a_one_point_miss():
     goals = {g: (v, ok) for g, v, ok in findings.long2short_goals(rows, "verbose", kinds)}
     assert goals[">= 60 % fewer tokens at <= 1 pt accuracy loss"] == ("terse", True)
     rl_goal = goals["length RL (GRPO) within 1 pt at >= 40 % fewer tokens"]
-    assert rl_goal[1] is False and "rl -1.0 pts" in rl_goal[0]  # -1.04 points is a miss
+    assert rl_goal[1] is False and "rl -1.0 pts at 50.0 % fewer tokens" in rl_goal[0]  # -1.04 points is a miss
     assert goals["DPO within 1 pt at fewer tokens"] == ("pref", True)
     arms = [("tiny-a", "on-policy"), ("tiny-b", "grpo"), ("tiny-c", "sft")]
     kinds |= {"tiny-c": "sft"}
