@@ -37,7 +37,6 @@ from eval.verifiers.deadline import DeadlineExceeded, call_with_deadline
 from eval.verifiers.latex_two_stage import two_stage
 from eval.verifiers.math_fast import bare_number, boxed_answer, fast_verdict, gold_value, math_span_answer
 from eval.verifiers import number_memo
-from eval.verifiers.number_memo import memoized_numbers
 
 VERIFIER = "math"
 CACHE_MAX = 200_000
@@ -77,7 +76,7 @@ def parse_answer(text: str, extraction_mode: str = "any_match") -> list:
 
     _quiet_math_verify()
     # SLL-first LaTeX parsing and memoized number literals: same results, faster (latex_two_stage, number_memo)
-    with two_stage(), memoized_numbers():
+    with two_stage(), number_memo.memoized_numbers():
         return parse(text, extraction_config(), extraction_mode=extraction_mode, parsing_timeout=None)
 
 
